@@ -1,0 +1,138 @@
+"""Command line: ``python -m marginalia <command>`` (the Makefile calls these).
+
+    extract   fetch and verify every pinned file into the cache
+    check     check every note; print problems as file:line: message
+    pages     write the generated pages into docs/code/
+    build     extract, check, then ``mkdocs build --strict``
+    serve     extract, then ``mkdocs serve`` (notes rebuild on save; problems shown, not fatal)
+    schema    write annotations/note.schema.json from the note model
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .manifest import load_manifest
+from .notes import NoteFrontMatter
+from .problems import InputError
+from .site import Options, Project, generate, load_inputs, missing_lines, run_mkdocs
+from .sources import Extractor, Reporter
+
+
+def _truthy(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _print_problems(problems, stream=sys.stderr) -> None:
+    github = _truthy("GITHUB_ACTIONS")
+    for problem in problems:
+        print(problem.github_annotation() if github else str(problem), file=stream)
+
+
+def cmd_extract(project: Project, args: argparse.Namespace) -> int:
+    manifest = load_manifest(project.manifest_path)
+    report = Extractor(manifest, project.cache, Reporter()).run(set(args.codebase) if args.codebase else None)
+    total = len(report.extracted) + len(report.from_cache) + len(report.failures)
+    print(f"extract: {len(report.extracted)} fetched, {len(report.from_cache)} already in the cache, "
+          f"{len(report.failures)} failed, of {total} files", file=sys.stderr)
+    for line in report.failure_lines():
+        print(f"error: {line}", file=sys.stderr)
+    if report.failures and args.allow_missing and all(f.kind == "unreachable" for f in report.failures):
+        print(f"warning: continuing without {', '.join(report.missing_codebases())} "
+              "(MARGINALIA_ALLOW_MISSING): their pages will say 'not extracted'", file=sys.stderr)
+        return 0
+    return 1 if report.failures else 0
+
+
+def cmd_check(project: Project, args: argparse.Namespace) -> int:
+    inputs = load_inputs(project)
+    notes = inputs.notes
+    _print_problems(notes.problems)
+    for line in missing_lines(inputs.manifest, inputs.sources):
+        print(f"{'warning' if args.allow_missing else 'error'}: {line}", file=sys.stderr)
+    for note in notes.unverified:
+        print(f"{note.file}: unverified: {note.codebase}/{note.path} is not extracted", file=sys.stderr)
+    files = len(notes.notes) + len(notes.broken)
+    broken = len({p.file for p in notes.problems})
+    print(f"check: {files} notes, {broken} with problems ({len(notes.problems)} problems), "
+          f"{len(notes.unverified)} unverified", file=sys.stderr)
+    if notes.problems or (notes.unverified and not args.allow_missing):
+        return 1
+    return 0
+
+
+def cmd_pages(project: Project, args: argparse.Namespace) -> int:
+    result = generate(project, Options(preview=args.preview, allow_missing=args.allow_missing))
+    print(f"pages: {result.pages} pages, {len(result.written)} written, {len(result.removed)} removed", file=sys.stderr)
+    return 0
+
+
+def cmd_build(project: Project, args: argparse.Namespace) -> int:
+    status = cmd_extract(project, args)
+    if status:
+        print("build: stopped, sources missing. Set MARGINALIA_ALLOW_MISSING=1 (make site ALLOW_MISSING=1) "
+              "to build the rest with 'not extracted' notices.", file=sys.stderr)
+        return status
+    env = {"MARGINALIA_ALLOW_MISSING": "1" if args.allow_missing else "0"}
+    return run_mkdocs(project, "build", "--strict", *args.mkdocs_args, env=env)
+
+
+def cmd_serve(project: Project, args: argparse.Namespace) -> int:
+    args.allow_missing = True
+    cmd_extract(project, args)
+    return run_mkdocs(project, "serve", *args.mkdocs_args, env={"MARGINALIA_ALLOW_MISSING": "1"})
+
+
+def cmd_schema(project: Project, args: argparse.Namespace) -> int:
+    schema = NoteFrontMatter.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    text = json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+    target = project.annotations / "note.schema.json"
+    if args.check:
+        if not target.is_file() or target.read_text(encoding="utf-8") != text:
+            print(f"{target.relative_to(project.root)} is out of date: run `python -m marginalia schema`", file=sys.stderr)
+            return 1
+        return 0
+    target.write_text(text, encoding="utf-8")
+    return 0
+
+
+COMMANDS = {"extract": cmd_extract, "check": cmd_check, "pages": cmd_pages, "build": cmd_build,
+            "serve": cmd_serve, "schema": cmd_schema}
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="marginalia", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    top.add_argument("--root", type=Path, help="project root (default: found from the current directory)")
+    sub = top.add_subparsers(dest="command", required=True)
+    for name in COMMANDS:
+        cmd = sub.add_parser(name)
+        if name in ("extract", "check", "pages", "build", "serve"):
+            cmd.add_argument("--allow-missing", action="store_true", default=_truthy("MARGINALIA_ALLOW_MISSING"),
+                             help="carry on when some upstream files are not extracted (also MARGINALIA_ALLOW_MISSING=1)")
+        if name in ("extract", "build", "serve"):
+            cmd.add_argument("--codebase", action="append", help="only this codebase (repeatable)")
+        if name == "pages":
+            cmd.add_argument("--preview", action="store_true", help="show broken notes instead of failing")
+        if name == "schema":
+            cmd.add_argument("--check", action="store_true", help="fail if the committed schema is out of date")
+        if name in ("build", "serve"):
+            cmd.add_argument("mkdocs_args", nargs="*", help="passed on to mkdocs")
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        project = Project(args.root.resolve()) if args.root else Project.find()
+        return COMMANDS[args.command](project, args)
+    except InputError as exc:
+        _print_problems(exc.problems)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

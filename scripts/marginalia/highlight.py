@@ -1,0 +1,56 @@
+"""Pygments highlighting, one HTML fragment per source line.
+
+Pygments' token classes (``k``, ``nf``, ``s2`` …) are the ones Material's stylesheet colours
+through its ``--md-code-hl-*`` variables, so light and dark schemes work unchanged. Tokens
+that span lines (docstrings) are cut at each newline so that every line is self-contained
+and can carry its own anchor.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from pygments.lexer import Lexer
+from pygments.lexers import TextLexer, get_lexer_for_filename
+from pygments.token import STANDARD_TYPES, _TokenType
+from pygments.util import ClassNotFound
+
+
+def lexer_for(path: str) -> Lexer:
+    try:
+        return get_lexer_for_filename(path, stripnl=False, stripall=False, ensurenl=False)
+    except ClassNotFound:
+        return TextLexer(stripnl=False, ensurenl=False)
+
+
+def _css_class(token: _TokenType) -> str:
+    while token not in STANDARD_TYPES:
+        token = token.parent
+    return STANDARD_TYPES[token]
+
+
+def line_count(text: str) -> int:
+    """Lines as editors and GitHub number them: only ``\\n`` ends a line."""
+    if not text:
+        return 0
+    return text.count("\n") + (0 if text.endswith("\n") else 1)
+
+
+def highlight_lines(text: str, path: str) -> list[str]:
+    """Highlighted HTML for each line of ``text`` (without the newline)."""
+    lines: list[list[str]] = [[]]
+    for token, value in lexer_for(path).get_tokens(text):
+        css = _css_class(token)
+        for index, part in enumerate(value.split("\n")):
+            if index:
+                lines.append([])
+            if not part:
+                continue
+            if css in ("", "w"):
+                lines[-1].append(escape(part, quote=False))
+            else:
+                lines[-1].append(f'<span class="{css}">{escape(part, quote=False)}</span>')
+    count = line_count(text)
+    out = ["".join(parts) for parts in lines[:count]]
+    out.extend("" for _ in range(count - len(out)))
+    return out

@@ -1,0 +1,381 @@
+"""Stage 3: render the code pages, with each note in the margin beside its first line.
+
+Layout (no script needed to place notes, so nothing moves after load): the file is cut into
+*segments*, one starting at the first line of each group of notes that share a first line.
+A segment is a two-column grid: its lines on the left, its notes on the right, top-aligned.
+When the notes are taller than their lines the code makes room, so a note never drifts
+from its line and notes never overlap. Each segment's lines are split after the notes'
+last line, so that on narrow screens (one column) the notes follow the lines they discuss.
+
+Every line is ``<span class="l" id="L<n>">``; the number is drawn by a CSS counter, so it is
+not copied with the code and costs no markup.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from itertools import groupby
+
+from . import urls
+from .bibliography import Bibliography
+from .highlight import highlight_lines
+from .manifest import CodeClass, Codebase, Manifest, SourceFile, browse_url
+from .markup import BodyRenderer
+from .notes import BrokenNote, Note, NoteSet
+from .problems import Problem
+from .sources import SourceText
+
+CLASS_CODES = {CodeClass.model: "cm", CodeClass.application: "ca", CodeClass.boundary: "cb"}
+
+# Our own one-line glosses of the article's definitions; the article is cited, not quoted.
+CLASS_DEFINITIONS = {
+    CodeClass.model: ("Model code", "core deep learning code: defines the network and computes its predictions",
+                      "§2 ¶2, ¶6"),
+    CodeClass.application: ("Application code", "ancillary deep learning code: the loops, interfaces, wrappers and "
+                            "filters that put predictions to use, and that ordinary developers can replace",
+                            "§2 ¶2, ¶9–10"),
+    CodeClass.boundary: ("Boundary", "code the article leaves between the two, such as sampling and "
+                         "tokenizing (sample.py, encoder.py)", "§2 ¶1"),
+}
+
+
+@dataclass(frozen=True)
+class Page:
+    """A generated Markdown page, ``path`` relative to the docs directory."""
+
+    path: str
+    content: str
+
+
+@dataclass(frozen=True)
+class PageContext:
+    manifest: Manifest
+    sources: Mapping[tuple[str, str], SourceText]
+    notes: NoteSet
+    bibliography: Bibliography
+    renderer: BodyRenderer
+    preview: bool = False
+
+
+def _e(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _front_matter(title: str, description: str, hide: tuple[str, ...] = ()) -> str:
+    lines = ["---", f"title: {json.dumps(title, ensure_ascii=False)}",
+             f"description: {json.dumps(description, ensure_ascii=False)}"]
+    if hide:
+        lines.append("hide:")
+        lines.extend(f"  - {item}" for item in hide)
+    lines.append("---")
+    return "\n".join(lines) + "\n\n"
+
+
+def _range_label(start: int, end: int) -> str:
+    return f"line {start}" if start == end else f"lines {start}–{end}"
+
+
+def class_badge(code_class: CodeClass) -> str:
+    return f'<span class="mg-badge mg-badge--{code_class.value}">{_e(code_class.label)}</span>'
+
+
+# ------------------------------------------------------------------------- notes --
+
+class LinkResolver:
+    """Turns ``note:``, ``code:``, ``glossary:`` and ``bib:`` targets into relative URLs."""
+
+    def __init__(self, ctx: PageContext, page_url: str, note: Note):
+        self.ctx = ctx
+        self.page_url = page_url
+        self.note = note
+        self.notes_by_id = ctx.notes.by_id()
+
+    def __call__(self, href: str) -> str | None:
+        scheme, sep, rest = href.partition(":")
+        if href.startswith("#") or not sep:
+            return href if href.startswith("#") else None
+        if scheme in ("http", "https", "mailto"):
+            return href
+        if scheme == "note":
+            target = self.notes_by_id.get(rest)
+            if target is None:
+                return None
+            return urls.relative(self.page_url, urls.code_page(target.codebase, target.path) + "#" + urls.note_anchor(rest))
+        if scheme == "code":
+            location, _, fragment = rest.partition("#")
+            codebase, _, path = location.partition("/")
+            if (codebase, path) not in self.ctx.sources:
+                return None
+            return urls.relative(self.page_url, urls.code_page(codebase, path) + (f"#{fragment}" if fragment else ""))
+        if scheme == "glossary":
+            return urls.relative(self.page_url, urls.glossary(rest))
+        if scheme == "bib":
+            return urls.relative(self.page_url, urls.bibliography(rest)) if rest in self.ctx.bibliography else None
+        return None
+
+
+def render_note(note: Note, ctx: PageContext, page_url: str, problems: list[Problem], *, placed: bool = True) -> str:
+    """One note as an ``<article>``: header, body, citations, links, and any problems."""
+    anchor = urls.note_anchor(note.id)
+    body = ctx.renderer.render(note.body, LinkResolver(ctx, page_url, note))
+    lines_href = "#" + urls.line_anchor(note.start, note.end)
+    if not placed:
+        lines_href = urls.relative(page_url, urls.code_page(note.codebase, note.path)) + lines_href
+    parts = [
+        f'<article class="mg-note mg-note--{note.code_class.value}" id="{anchor}" '
+        f'data-start="{note.start}" data-end="{note.end}" aria-labelledby="{anchor}-t">',
+        '<header class="mg-note__head">',
+        f'{class_badge(note.code_class)} <a class="mg-note__lines" href="{_e(lines_href)}">{_range_label(note.start, note.end).capitalize()}</a>',
+        f'<h2 class="mg-note__title" id="{anchor}-t"><button type="button" class="mg-note__toggle" '
+        f'aria-expanded="true" aria-controls="{anchor}-b">{_e(note.title)}</button></h2>',
+        "</header>",
+        f'<div class="mg-note__body" id="{anchor}-b">',
+    ]
+    if problems:
+        items = "".join(f"<li>{_e(str(p))}</li>" for p in problems)
+        parts.append(f'<div class="mg-note__problems" role="note"><p>This note has problems:</p><ul>{items}</ul></div>')
+    parts.append(body)
+    if note.cites:
+        cites = []
+        for citation in note.cites:
+            if citation.key in ctx.bibliography:
+                work = ctx.bibliography[citation.key]
+                href = urls.relative(page_url, urls.bibliography(citation.key))
+                label = f'<a href="{_e(href)}">{_e(work.short)}</a>'
+            else:
+                label = _e(citation.key)
+            cites.append(label + (f", {_e(citation.locator)}" if citation.locator else ""))
+        parts.append(f'<p class="mg-note__cites"><span class="mg-label">Cites</span> {"; ".join(cites)}</p>')
+    if note.see_also:
+        links = []
+        notes_by_id = ctx.notes.by_id()
+        for other_id in note.see_also:
+            other = notes_by_id.get(other_id)
+            if other is None:
+                links.append(_e(other_id))
+                continue
+            href = urls.relative(page_url, urls.code_page(other.codebase, other.path) + "#" + urls.note_anchor(other_id))
+            links.append(f'<a href="{_e(href)}">{_e(other.title)}</a>')
+        parts.append(f'<p class="mg-note__see"><span class="mg-label">See also</span> {" · ".join(links)}</p>')
+    permalink = urls.relative(page_url, urls.code_page(note.codebase, note.path)) + "#" + anchor
+    meta = [f'By {_e(", ".join(note.authors))}']
+    if note.tags:
+        meta.append(" ".join(f'<span class="mg-tag">{_e(t)}</span>' for t in note.tags))
+    parts.append(
+        f'<footer class="mg-note__foot">{" · ".join(meta)} · '
+        f'<a class="mg-note__permalink" href="{_e(permalink)}">Permalink</a> '
+        f'<button type="button" class="mg-note__copy" data-anchor="{anchor}">Copy link</button></footer>'
+    )
+    parts.append("</div></article>")
+    return "".join(parts)
+
+
+# -------------------------------------------------------------------- code pages --
+
+def _line_html(number: int, code: str, marks: str) -> str:
+    return f'<span class="l{marks}" id="L{number}">{code}</span>'
+
+
+def _marks(notes: list[Note], lines: int) -> list[str]:
+    classes: list[set[str]] = [set() for _ in range(lines + 1)]
+    for note in notes:
+        for n in range(note.start, min(note.end, lines) + 1):
+            classes[n].add(CLASS_CODES[note.code_class])
+    return ["".join(f" {c}" for c in sorted(s)) for s in classes]
+
+
+def _code_block(lines: list[str], marks: list[str], start: int, end: int, part: str) -> str:
+    body = "".join(_line_html(n, lines[n - 1], marks[n]) for n in range(start, end + 1))
+    return f'<pre class="mg-{part}"><code>{body}</code></pre>'
+
+
+def render_code(lines: list[str], notes: list[Note], ctx: PageContext, page_url: str,
+                problems: Mapping[str, list[Problem]]) -> str:
+    """The segmented two-column code view of one file."""
+    total = len(lines)
+    marks = _marks(notes, total)
+    groups = [(start, list(group)) for start, group in groupby(sorted(notes, key=lambda n: (n.start, n.end, n.id)),
+                                                             key=lambda n: n.start)]
+    out = ['<div class="mg-code highlight no-copy">']
+    if not groups or groups[0][0] > 1:
+        first = groups[0][0] - 1 if groups else total
+        out.append(f'<div class="mg-seg">{_code_block(lines, marks, 1, first, "a")}</div>' if first >= 1 else "")
+    for index, (start, group) in enumerate(groups):
+        end = groups[index + 1][0] - 1 if index + 1 < len(groups) else total
+        split = min(max(n.end for n in group), end)
+        notes_html = "".join(render_note(n, ctx, page_url, problems.get(n.file, [])) for n in group)
+        segment = [f'<div class="mg-seg mg-seg--noted">{_code_block(lines, marks, start, split, "a")}',
+                   f'<div class="mg-notes">{notes_html}</div>']
+        if split < end:
+            segment.append(_code_block(lines, marks, split + 1, end, "b"))
+        segment.append("</div>")
+        out.append("".join(segment))
+    out.append("</div>")
+    return "\n".join(part for part in out if part)
+
+
+def _chips(notes: list[Note]) -> str:
+    counts = {c: sum(1 for n in notes if n.code_class is c) for c in CodeClass}
+    chips = []
+    for code_class in CodeClass:
+        label = CLASS_DEFINITIONS[code_class][0]
+        chips.append(
+            f'<button type="button" class="mg-chip mg-chip--{code_class.value}" data-class="{code_class.value}" '
+            f'aria-pressed="true">{_e(label)} <span class="mg-chip__count">{counts[code_class]}</span></button>'
+        )
+    return ('<div class="mg-chips" role="group" aria-label="Show notes by class">'
+            '<span class="mg-label" aria-hidden="true">Show</span>' + "".join(chips) + "</div>")
+
+
+def _legend(page_url: str) -> str:
+    bib = urls.relative(page_url, urls.bibliography("hua-raley-2023"))
+    about = urls.relative(page_url, "about/#classes")
+    items = []
+    for code_class, (label, definition, locator) in CLASS_DEFINITIONS.items():
+        items.append(f'<div class="mg-legend__item mg-legend__item--{code_class.value}"><dt>{_e(label)}</dt>'
+                     f'<dd>{_e(definition)} (<a href="{_e(bib)}">Hua &amp; Raley 2023</a>, {_e(locator)}).</dd></div>')
+    return (f'<dl class="mg-legend" aria-label="What the classes mean">{"".join(items)}</dl>'
+            f'<p class="mg-legend__more"><a href="{_e(about)}">How to read this page</a></p>')
+
+
+def _facts(codebase_id: str, codebase: Codebase, file: SourceFile, ctx: PageContext, page_url: str,
+           source: SourceText) -> str:
+    pin = ctx.manifest.pin_of(codebase_id, file)
+    upstream = browse_url(pin, file)
+    cb_url = urls.relative(page_url, urls.codebase_page(codebase_id))
+    if pin.is_git:
+        pinned = f'<a href="{_e(pin.git.removesuffix(".git"))}/commit/{pin.commit}">{_e(pin.label)}</a>'
+    else:
+        artifact = ctx.manifest.artifacts[pin.artifact]
+        pinned = (f'<a href="{_e(artifact.url)}">{_e(pin.label)}</a> '
+                  f'<span class="mg-muted">sha256 <code>{artifact.sha256[:12]}…</code></span>')
+    class_note = f' <span class="mg-muted">{_e(file.class_note)}</span>' if file.class_note else ""
+    count = f"{len(source.lines)} lines" if source.text is not None else "not extracted"
+    facts = [
+        ("Codebase", f'<a href="{_e(cb_url)}">{_e(codebase.title)}</a> <span class="mg-muted">({_e(codebase.authors)})</span>'),
+        ("Pinned at", pinned),
+        ("Licence", _e(file.licence or codebase.licence)),
+        ("Class", class_badge(file.code_class) + class_note),
+        ("File", f'{count} · sha256 <code title="{file.sha256}">{file.sha256[:16]}…</code> · '
+                 f'<a class="mg-upstream" href="{_e(upstream)}">view upstream at the pinned version</a>'),
+    ]
+    rows = "".join(f"<div><dt>{k}</dt><dd>{v}</dd></div>" for k, v in facts)
+    return f'<dl class="mg-facts">{rows}</dl>'
+
+
+def code_page(codebase_id: str, file: SourceFile, ctx: PageContext) -> Page:
+    codebase = ctx.manifest.codebases[codebase_id]
+    source = ctx.sources[(codebase_id, file.path)]
+    page_url = urls.code_page(codebase_id, file.path)
+    notes = [n for n in ctx.notes.notes if n.codebase == codebase_id and n.path == file.path]
+    problems: dict[str, list[Problem]] = {}
+    for problem in ctx.notes.problems:
+        problems.setdefault(problem.file, []).append(problem)
+
+    head = [
+        f'<div class="mg-file" data-codebase="{_e(codebase_id)}" data-path="{_e(file.path)}">',
+        f'<h1 class="mg-title"><span class="mg-title__codebase">{_e(codebase.title)}</span> '
+        f'<code>{_e(file.path)}</code></h1>',
+        _facts(codebase_id, codebase, file, ctx, page_url, source),
+    ]
+    if source.text is None:
+        head.append(f'<div class="admonition warning mg-missing" role="alert"><p class="admonition-title">Not extracted</p>'
+                    f'<p>This file could not be extracted, so its code is not shown: {_e(source.absent_reason or "")} '
+                    f'Its {len(notes)} notes are listed below, <strong>unverified</strong>: their lines and quotes '
+                    f'have not been checked against the pinned file.</p></div>')
+        body = "".join(render_note(n, ctx, page_url, problems.get(n.file, []), placed=False)
+                       for n in sorted(notes, key=lambda n: (n.start, n.id)))
+        main = f'<div class="mg-unplaced">{body}</div>'
+    else:
+        lines = source.lines
+        placeable = [n for n in notes if 1 <= n.start <= n.end <= len(lines)]
+        unplaceable = [n for n in notes if n not in placeable]
+        main = ""
+        if unplaceable:
+            body = "".join(render_note(n, ctx, page_url, problems.get(n.file, []), placed=False) for n in unplaceable)
+            main += (f'<div class="admonition failure mg-unplaced" role="alert"><p class="admonition-title">'
+                     f'Notes that point outside this file</p>{body}</div>')
+        main += render_code(highlight_lines(source.text, file.path), placeable, ctx, page_url, problems)
+    head.append(_legend(page_url))
+    head.append(_chips(notes))
+    content = "\n".join(head) + "\n" + main + "\n</div>\n"
+    title = f"{file.path} · {codebase.title}"
+    description = f"{codebase.title}: {file.path}, pinned at {ctx.manifest.pin_of(codebase_id, file).label}, with {len(notes)} margin notes."
+    return Page(f"code/{codebase_id}/{file.path}.md", _front_matter(title, description, ("navigation", "toc")) + content)
+
+
+# ------------------------------------------------------------------- index pages --
+
+def codebase_index(codebase_id: str, ctx: PageContext) -> Page:
+    codebase = ctx.manifest.codebases[codebase_id]
+    page_url = urls.codebase_page(codebase_id)
+    rows = []
+    for file in codebase.files:
+        source = ctx.sources[(codebase_id, file.path)]
+        notes = [n for n in ctx.notes.notes if n.codebase == codebase_id and n.path == file.path]
+        href = urls.relative(page_url, urls.code_page(codebase_id, file.path))
+        size = str(len(source.lines)) if source.text is not None else '<span class="mg-missing-label">not extracted</span>'
+        counts = " ".join(f'<span class="mg-count mg-count--{c.value}" title="{_e(c.label)} notes">'
+                          f'{sum(1 for n in notes if n.code_class is c)}</span>' for c in CodeClass)
+        rows.append(f'<tr><td><a href="{_e(href)}"><code>{_e(file.path)}</code></a></td>'
+                    f'<td>{class_badge(file.code_class)}</td><td class="mg-num">{size}</td>'
+                    f'<td class="mg-num">{len(notes)}</td><td>{counts}</td></tr>')
+    pins = "".join(f"<li>{_e(pin.label)}</li>" for pin in codebase.pins.values())
+    content = (
+        f"# {codebase.title}\n\n{codebase.summary}\n\n"
+        f'<dl class="mg-facts"><div><dt>By</dt><dd>{_e(codebase.authors)}</dd></div>'
+        f'<div><dt>Upstream</dt><dd><a href="{_e(codebase.upstream)}">{_e(codebase.upstream)}</a></dd></div>'
+        f'<div><dt>Pinned at</dt><dd><ul class="mg-plain">{pins}</ul></dd></div>'
+        f'<div><dt>Licence</dt><dd>{_e(codebase.licence)}</dd></div></dl>\n\n'
+        '<table class="mg-files"><thead><tr><th scope="col">File</th><th scope="col">Class</th>'
+        '<th scope="col">Lines</th><th scope="col">Notes</th><th scope="col">By class</th></tr></thead>'
+        f'<tbody>{"".join(rows)}</tbody></table>\n'
+    )
+    return Page(f"code/{codebase_id}/index.md", _front_matter(codebase.title, codebase.summary) + content)
+
+
+def sources_index(ctx: PageContext) -> Page:
+    items = []
+    for codebase_id, codebase in ctx.manifest.codebases.items():
+        notes = [n for n in ctx.notes.notes if n.codebase == codebase_id]
+        missing = sum(1 for f in codebase.files if ctx.sources[(codebase_id, f.path)].text is None)
+        warn = f" — **{missing} files not extracted**" if missing else ""
+        items.append(f"- [{codebase.title}]({codebase_id}/index.md) — {codebase.authors}. "
+                     f"{len(codebase.files)} files, {len(notes)} notes{warn}.  \n  {codebase.summary}")
+    content = ("# Codebases\n\nEvery file shown on this site is fetched from its upstream at a pinned "
+               "version and checked against a recorded sha256 before the site is built "
+               "([how the sources are pinned](../about.md#pinned-sources)).\n\n" + "\n".join(items) + "\n")
+    return Page("code/index.md", _front_matter("Codebases", "The four codebases presented, pinned and verified.") + content)
+
+
+def problems_page(notes: NoteSet) -> Page:
+    """Preview mode only: every problem, and every note that could not be read at all."""
+    lines = ["# Note problems", "",
+             "This page exists only in preview (`make serve`). The strict build (`make site`) fails "
+             "until every problem below is fixed.", ""]
+    if not notes.problems:
+        lines.append("No problems.")
+    else:
+        lines.append("```text")
+        lines.extend(str(p) for p in notes.problems)
+        lines.append("```")
+    for broken in notes.broken:
+        lines += ["", f"## `{broken.file}`", "", "This file could not be read as a note. Its text:", "",
+                  "```text", broken.text.replace("```", "ʼʼʼ"), "```"]
+    return Page("code/problems.md", _front_matter("Note problems", "Problems found in note files.") + "\n".join(lines) + "\n")
+
+
+def all_pages(ctx: PageContext) -> list[Page]:
+    pages = [sources_index(ctx)]
+    for codebase_id, codebase in ctx.manifest.codebases.items():
+        pages.append(codebase_index(codebase_id, ctx))
+        pages.extend(code_page(codebase_id, file, ctx) for file in codebase.files)
+    if ctx.preview:
+        pages.append(problems_page(ctx.notes))
+    return pages
+
+
+__all__ = ["Page", "PageContext", "all_pages", "code_page", "render_note", "BrokenNote"]

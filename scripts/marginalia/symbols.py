@@ -1,0 +1,109 @@
+"""Dotted symbols (``model.attn``, ``sample.sample_sequence.body``) and their line spans.
+
+Griffe reads modules statically (no import, so TensorFlow 1 code needs no TensorFlow) and
+gives every module-level and class-level object its ``lineno``/``endlineno``. Griffe does
+not index functions defined inside functions, which GPT-2's sampler relies on
+(``sample_sequence.body``), so those are found with :mod:`ast` under the griffe object.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import PurePosixPath
+
+import griffe
+
+logging.getLogger("griffe").setLevel(logging.ERROR)
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+
+    def contains(self, start: int, end: int) -> bool:
+        return self.start <= start and end <= self.end
+
+
+def module_name(path: str) -> str:
+    return PurePosixPath(path).stem
+
+
+def _with_decorators(node: ast.AST) -> int:
+    decorators = getattr(node, "decorator_list", [])
+    return min([node.lineno, *(d.lineno for d in decorators)])
+
+
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _direct_defs(node: ast.AST):
+    """Definitions whose nearest enclosing definition is ``node`` (inside if/with/for too)."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, _DEFS):
+            yield child
+        else:
+            yield from _direct_defs(child)
+
+
+def _nested(tree: ast.Module, lineno: int, names: list[str]) -> Span | None:
+    """Follow ``names`` through definitions nested in the definition on line ``lineno``."""
+    node = next((n for n in ast.walk(tree) if isinstance(n, _DEFS) and n.lineno == lineno), None)
+    for name in names:
+        if node is None:
+            return None
+        node = next((d for d in _direct_defs(node) if d.name == name), None)
+    if node is None:
+        return None
+    return Span(_with_decorators(node), node.end_lineno or node.lineno)
+
+
+@lru_cache(maxsize=256)
+def _load(path: str, text: str) -> tuple[griffe.Module | None, ast.Module | None, str | None]:
+    name = module_name(path)
+    try:
+        tree = ast.parse(text)
+    except SyntaxError as exc:
+        return None, None, f"the file does not parse as Python ({exc.msg}, line {exc.lineno})"
+    try:
+        module = griffe.visit(name, filepath=PurePosixPath(path), code=text)  # type: ignore[arg-type]
+    except Exception as exc:  # griffe raises several types on odd code; report, don't crash
+        return None, tree, f"griffe could not read the module ({exc})"
+    return module, tree, None
+
+
+def resolve(path: str, text: str, symbol: str) -> Span | str:
+    """Return the span of ``symbol`` in the Python file, or a message saying why not."""
+    if not path.endswith(".py"):
+        return "symbols can only be given for Python files"
+    module, tree, error = _load(path, text)
+    if error and tree is None:
+        return error
+    expected = module_name(path)
+    parts = symbol.split(".")
+    if parts[0] != expected:
+        return f"symbol must start with the module name {expected!r}"
+    if len(parts) == 1:
+        return Span(1, max(1, text.count("\n")))
+    obj = module
+    consumed = 1
+    if obj is not None:
+        for part in parts[1:]:
+            members = obj.members if hasattr(obj, "members") else {}
+            if part in members and not members[part].is_alias:
+                obj = members[part]
+                consumed += 1
+            else:
+                break
+    if consumed == len(parts) and obj is not None and obj.lineno is not None:
+        start = min([obj.lineno, *(d.lineno for d in getattr(obj, "decorators", []) if d.lineno)])
+        return Span(start, obj.endlineno or obj.lineno)
+    if obj is not None and obj is not module and obj.lineno is not None and tree is not None:
+        span = _nested(tree, obj.lineno, parts[consumed:])
+        if span is not None:
+            return span
+    known = sorted(module.members) if module is not None else []
+    return f"symbol {symbol!r} not found (module-level names: {', '.join(known[:12])}{'…' if len(known) > 12 else ''})"

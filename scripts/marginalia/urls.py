@@ -1,0 +1,44 @@
+"""Where things live on the built site. Every URL is relative to the site root and ends in
+``/`` for pages (MkDocs' directory URLs), so that the site works under any base path."""
+
+from __future__ import annotations
+
+import posixpath
+
+
+def code_page(codebase: str, path: str) -> str:
+    return f"code/{codebase}/{path}/"
+
+
+def codebase_page(codebase: str) -> str:
+    return f"code/{codebase}/"
+
+
+def note_anchor(note_id: str) -> str:
+    return f"note-{note_id}"
+
+
+def line_anchor(start: int, end: int | None = None) -> str:
+    return f"L{start}" if end is None or end == start else f"L{start}-L{end}"
+
+
+def glossary(term: str) -> str:
+    return f"glossary/#{term}"
+
+
+def bibliography(key: str) -> str:
+    return f"bibliography/#{key}"
+
+
+def relative(from_page: str, target: str) -> str:
+    """``target`` (site-root relative, may carry a fragment) as seen from ``from_page``."""
+    path, _, fragment = target.partition("#")
+    if not path:
+        return f"#{fragment}" if fragment else "./"
+    base = from_page if from_page.endswith("/") else posixpath.dirname(from_page) + "/"
+    rel = posixpath.relpath(path or ".", base.rstrip("/") or ".")
+    if path.endswith("/") and not rel.endswith("/"):
+        rel += "/"
+    if rel == "./" and base.rstrip("/") == path.rstrip("/"):
+        rel = "./"
+    return rel + (f"#{fragment}" if fragment else "")
