@@ -370,16 +370,18 @@ def _check_range(match: re.Match, source: SourceText | None, target: str) -> str
 def check_notes(notes: NoteSet, ctx: CheckContext) -> NoteSet:
     """Add every semantic problem to ``notes.problems`` and list the unverified notes."""
     problems = notes.problems
-    seen: dict[str, Note] = {}
-    ids = {n.id for n in notes.notes}
+    files_by_id: dict[str, list[str]] = {}
     for note in notes.notes:
-        if note.id in seen:
+        files_by_id.setdefault(note.id, []).append(note.file)
+    ids = set(files_by_id)
+    for note in notes.notes:
+        others = [f for f in files_by_id[note.id] if f != note.file]
+        if others:
             problems.append(Problem(note.file, note.line_of("id"),
-                                    f"duplicate id {note.id!r}: already used by {seen[note.id].file}"))
-        else:
-            seen[note.id] = note
+                                    f"duplicate id {note.id!r}: also used by {', '.join(others)}"))
         expected_dir = f"annotations/{note.codebase}/"
-        if not note.file.startswith(expected_dir) and note.file.startswith("annotations/"):
+        if (note.codebase in ctx.manifest.codebases and note.file.startswith("annotations/")
+                and not note.file.startswith(expected_dir)):
             problems.append(Problem(note.file, note.line_of("codebase"),
                                     f"a note on codebase {note.codebase!r} belongs in {expected_dir}"))
 

@@ -1,0 +1,90 @@
+# GPT-2 Marginalia: the two commands are `make site` and `make test` (see README).
+# Every target sets up what it needs first: a project-local virtual environment from
+# hashed, pinned requirements, then the sources, then the build or the tests.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+SUDO   := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo)
+
+# Builds are reproducible: MkDocs stamps pages and the sitemap with this time.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+export SOURCE_DATE_EPOCH
+export NO_MKDOCS_2_WARNING := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+ifneq ($(ALLOW_MISSING),)
+export MARGINALIA_ALLOW_MISSING := 1
+endif
+
+.PHONY: help site serve extract check test bench lock clean distclean chromium browser-deps
+
+help:
+	@echo "make site      set up, fetch the pinned sources, check the notes, build site/ (strict)"
+	@echo "make serve     set up, fetch, then live preview on http://127.0.0.1:8000/"
+	@echo "make test      set up (including Chromium and axe-core), then run every test"
+	@echo "make check     check every note (file:line: message)"
+	@echo "make extract   fetch and verify the pinned sources into .cache/marginalia"
+	@echo "make bench     run the build benchmark (not part of make test)"
+	@echo "ALLOW_MISSING=1 builds without unreachable upstreams; their pages say 'not extracted'."
+
+# ------------------------------------------------------------------ environments --
+
+$(VENV)/.site-stamp: requirements/site.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements/site.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $@
+
+$(VENV)/.test-stamp: requirements/test.txt $(VENV)/.site-stamp
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements/test.txt
+	@touch $@
+
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo "installing Debian's chromium (for the browser tests)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+tests/browser/node_modules/.stamp: tests/browser/package.json tests/browser/package-lock.json
+	npm ci --prefix tests/browser --no-audit --no-fund --silent
+	@touch $@
+
+browser-deps: chromium tests/browser/node_modules/.stamp
+
+# ---------------------------------------------------------------------- the site --
+
+extract: $(VENV)/.site-stamp
+	$(PY) -m marginalia extract
+
+check: $(VENV)/.site-stamp
+	$(PY) -m marginalia extract --allow-missing
+	$(PY) -m marginalia check
+
+site: $(VENV)/.site-stamp
+	$(PY) -m marginalia build
+
+serve: $(VENV)/.site-stamp
+	$(PY) -m marginalia serve
+
+# ------------------------------------------------------------------------- tests --
+
+test: $(VENV)/.test-stamp browser-deps
+	$(PY) -m marginalia schema --check
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.test-stamp browser-deps
+	$(PY) scripts/bench.py
+
+# Regenerate the hashed lock files after editing requirements/*.in.
+lock:
+	$(PYTHON) -m venv .cache/piptools && .cache/piptools/bin/pip install --quiet pip-tools==7.6.2
+	cd requirements && for name in site test; do \
+	  PIP_CONFIG_FILE=/dev/null ../.cache/piptools/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
+	    --strip-extras --index-url https://pypi.org/simple --no-emit-index-url -o $$name.txt $$name.in; done
+
+clean:
+	rm -rf site docs/code
+
+distclean: clean
+	rm -rf $(VENV) .cache tests/browser/node_modules
