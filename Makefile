@@ -80,7 +80,7 @@ bench: $(VENV)/.test-stamp browser-deps
 lock:
 	$(PYTHON) -m venv .cache/piptools && .cache/piptools/bin/pip install --quiet pip-tools==7.6.2
 	cd requirements && for name in site test; do \
-	  PIP_CONFIG_FILE=/dev/null ../.cache/piptools/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
+	  PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= ../.cache/piptools/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
 	    --strip-extras --index-url https://pypi.org/simple --no-emit-index-url -o $$name.txt $$name.in; done
 
 clean:
