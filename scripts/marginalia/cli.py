@@ -77,6 +77,9 @@ def cmd_build(project: Project, args: argparse.Namespace) -> int:
         print("build: stopped, sources missing. Set MARGINALIA_ALLOW_MISSING=1 (make site ALLOW_MISSING=1) "
               "to build the rest with 'not extracted' notices.", file=sys.stderr)
         return status
+    if cmd_check(project, args):
+        print("build: stopped, the notes have problems (listed above as file:line: message).", file=sys.stderr)
+        return 1
     env = {"MARGINALIA_ALLOW_MISSING": "1" if args.allow_missing else "0"}
     return run_mkdocs(project, "build", "--strict", *args.mkdocs_args, env=env)
 

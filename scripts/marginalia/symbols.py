@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import PurePosixPath
@@ -51,7 +52,8 @@ def _direct_defs(node: ast.AST):
 
 def _nested(tree: ast.Module, lineno: int, names: list[str]) -> Span | None:
     """Follow ``names`` through definitions nested in the definition on line ``lineno``."""
-    node = next((n for n in ast.walk(tree) if isinstance(n, _DEFS) and n.lineno == lineno), None)
+    # griffe numbers a decorated definition from its first decorator, ast from its `def`
+    node = next((n for n in ast.walk(tree) if isinstance(n, _DEFS) and lineno in (n.lineno, _with_decorators(n))), None)
     for name in names:
         if node is None:
             return None
@@ -65,11 +67,15 @@ def _nested(tree: ast.Module, lineno: int, names: list[str]) -> Span | None:
 def _load(path: str, text: str) -> tuple[griffe.Module | None, ast.Module | None, str | None]:
     name = module_name(path)
     try:
-        tree = ast.parse(text)
+        with warnings.catch_warnings():  # upstream code may have invalid escapes etc.
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text)
     except SyntaxError as exc:
         return None, None, f"the file does not parse as Python ({exc.msg}, line {exc.lineno})"
     try:
-        module = griffe.visit(name, filepath=PurePosixPath(path), code=text)  # type: ignore[arg-type]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            module = griffe.visit(name, filepath=PurePosixPath(path), code=text)  # type: ignore[arg-type]
     except Exception as exc:  # griffe raises several types on odd code; report, don't crash
         return None, tree, f"griffe could not read the module ({exc})"
     return module, tree, None
