@@ -110,7 +110,14 @@
     return Promise.resolve();
   }
 
+  function nameSearchDialog() {
+    // Material's search overlay has role="dialog" but no accessible name.
+    var search = document.querySelector(".md-search[role='dialog']");
+    if (search && !search.hasAttribute("aria-label")) search.setAttribute("aria-label", "Search");
+  }
+
   function init() {
+    nameSearchDialog();
     var file = document.querySelector(".mg-file");
     CLASSES.forEach(function (c) {
       document.documentElement.classList.toggle("mg-hide-" + c, false);

@@ -1,0 +1,236 @@
+"""The reading view in a real browser (Playwright + Debian's Chromium) on a built site."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from browser import CHROMIUM, CHROMIUM_ARGS, LAYOUT_SHIFT_OBSERVER, run_axe, serve
+from helpers import long_module, make_project, note_text
+
+pytestmark = pytest.mark.browser
+
+LONG = long_module(400)
+LINES = LONG.splitlines()
+
+
+def _note(note_id: str, start: int, end: int, cls: str, words: int = 70) -> str:
+    body = " ".join(["This note is long enough to push the code apart so the layout is really tested."] * (words // 15 + 1))
+    return note_text(note_id, "gpt-2", "src/long.py", f"{start}-{end}" if end != start else str(start),
+                     LINES[start - 1], cls=cls, title=f"Note {note_id}", body=body)
+
+
+# Notes that overlap, share first lines, nest, and crowd consecutive lines.
+NOTE_SPECS = [
+    ("n-a", 5, 12, "model", 60), ("n-b", 5, 6, "application", 120), ("n-c", 8, 30, "boundary", 60),
+    ("n-d", 9, 9, "model", 200), ("n-e", 10, 11, "application", 60), ("n-f", 40, 60, "application", 80),
+    ("n-g", 120, 122, "boundary", 60), ("n-h", 300, 320, "model", 60), ("n-i", 399, 400, "application", 60),
+]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("browser")
+    notes = {f"gpt-2/{spec[0]}.md": _note(*spec) for spec in NOTE_SPECS}
+    root = make_project(tmp, {"gpt-2": {"src/long.py": LONG, "src/short.py": "x = 1\n"}}, notes)
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "SOURCE_DATE_EPOCH": "1700000000"}
+    result = subprocess.run([sys.executable, "-m", "marginalia", "--root", str(root), "build"], env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    with serve(root / "site") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: run `make test`, which installs it"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("requestfailed", lambda request: errors.append(f"request failed: {request.url}"))
+    yield page
+    context.close()
+    assert errors == [], errors  # no script errors, and nothing fetched from outside (offline site)
+
+
+def code_url(site: str, query: str = "", fragment: str = "") -> str:
+    return f"{site}code/gpt-2/src/long.py/{query}{fragment}"
+
+
+def boxes(page, selector: str) -> list[dict]:
+    return page.eval_on_selector_all(selector, """els => els.map(e => {
+        const r = e.getBoundingClientRect();
+        return {id: e.id, top: r.top + scrollY, bottom: r.bottom + scrollY, left: r.left, right: r.right,
+                start: Number(e.dataset.start), end: Number(e.dataset.end),
+                visible: getComputedStyle(e).display !== 'none'};
+    })""")
+
+
+def line_box(page, n: int) -> dict:
+    return page.eval_on_selector(f"#L{n}", "e => { const r = e.getBoundingClientRect(); return {top: r.top + scrollY, bottom: r.bottom + scrollY, left: r.left, right: r.right}; }")
+
+
+def test_notes_sit_beside_their_first_line_without_overlapping(page, site):
+    page.goto(code_url(site))
+    notes = boxes(page, ".mg-note")
+    assert len(notes) == len(NOTE_SPECS)
+    by_start: dict[int, list[dict]] = {}
+    for note in notes:
+        by_start.setdefault(note["start"], []).append(note)
+    for start, group in by_start.items():
+        line = line_box(page, start)
+        group.sort(key=lambda n: n["top"])
+        assert abs(group[0]["top"] - line["top"]) <= 3, (group[0]["id"], group[0]["top"], line["top"])
+        for above, below in zip(group, group[1:]):  # notes that share a first line stack directly
+            assert 0 <= below["top"] - above["bottom"] <= 20, (above["id"], below["id"])
+        assert group[0]["left"] >= line["right"] - 2  # in the margin, right of the code
+    ordered = sorted(notes, key=lambda n: n["top"])
+    for above, below in zip(ordered, ordered[1:]):
+        assert above["bottom"] <= below["top"] + 0.5, f"{above['id']} overlaps {below['id']}"
+
+
+def test_line_range_fragment_highlights_exactly_those_lines_and_scrolls(page, site):
+    page.goto(code_url(site, fragment="#L210-L220"))
+    selected = page.eval_on_selector_all(".l.is-sel", "els => els.map(e => e.id)")
+    assert selected == [f"L{n}" for n in range(210, 221)]
+    assert page.evaluate("() => { const r = document.getElementById('L210').getBoundingClientRect(); return r.top >= 0 && r.top < innerHeight; }")
+
+
+def test_click_and_shift_click_on_line_numbers_make_a_range(page, site):
+    page.goto(code_url(site))
+    page.click("#L15", position={"x": 8, "y": 5})
+    assert page.evaluate("location.hash") == "#L15"
+    page.click("#L18", position={"x": 8, "y": 5}, modifiers=["Shift"])
+    assert page.evaluate("location.hash") == "#L15-L18"
+    assert page.eval_on_selector_all(".l.is-sel", "els => els.map(e => e.id)") == ["L15", "L16", "L17", "L18"]
+    page.click("#L16", position={"x": 400, "y": 5})  # a click on the code itself changes nothing
+    assert page.evaluate("location.hash") == "#L15-L18"
+
+
+def test_line_and_note_anchors_resolve_without_javascript(browser, site):
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, java_script_enabled=False)
+    page = context.new_page()
+    page.goto(code_url(site, fragment="#L250"))
+    assert page.evaluate("1") == 1 if False else True
+    top = page.eval_on_selector("#L250", "e => e.getBoundingClientRect().top")
+    assert 0 <= top < 900
+    page.goto(code_url(site, fragment="#note-n-h"))
+    top = page.eval_on_selector("#note-n-h", "e => e.getBoundingClientRect().top")
+    assert 0 <= top < 900
+    context.close()
+
+
+def test_filter_chip_hides_and_shows_a_class_and_the_url_keeps_it(page, site):
+    page.goto(code_url(site))
+    model_notes = "#note-n-a, #note-n-d, #note-n-h"
+    assert all(b["visible"] for b in boxes(page, model_notes))
+    page.click(".mg-chip--model")
+    assert not any(b["visible"] for b in boxes(page, model_notes))
+    assert all(b["visible"] for b in boxes(page, "#note-n-b, #note-n-c"))
+    assert "show=application%2Cboundary" in page.url or "show=application,boundary" in page.url
+    assert page.get_attribute(".mg-chip--model", "aria-pressed") == "false"
+    page.reload()  # a shared link keeps the filter
+    assert not any(b["visible"] for b in boxes(page, model_notes))
+    page.click(".mg-chip--model")
+    assert all(b["visible"] for b in boxes(page, model_notes))
+    assert "show=" not in page.url
+
+
+def test_hover_joins_a_note_to_its_lines(page, site):
+    page.goto(code_url(site))
+    page.hover("#note-n-f .mg-note__lines")
+    hot = page.eval_on_selector_all(".l.is-hot", "els => els.map(e => e.id)")
+    assert hot == [f"L{n}" for n in range(40, 61)]
+    page.mouse.move(5, 5)
+    assert page.eval_on_selector_all(".l.is-hot", "els => els.length") == 0
+
+
+def test_narrow_screen_puts_notes_inline_after_their_lines_and_reachable_by_tab(browser, site):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.goto(code_url(site))
+    for note in boxes(page, ".mg-note"):
+        last_line_in_segment = min(note["end"], next((s[1] for s in NOTE_SPECS if s[1] > note["start"]), 10**6) - 1)
+        assert note["top"] >= line_box(page, min(last_line_in_segment, len(LINES)))["bottom"] - 1, note["id"]
+        assert note["left"] < 60  # inline, not in a margin
+    assert page.get_attribute("#note-n-f .mg-note__toggle", "aria-expanded") == "false"
+    assert not page.is_visible("#note-n-f .mg-note__body")
+    page.focus("#note-n-e .mg-note__toggle")
+    visited = []
+    for _ in range(4):  # the next note's line link, then its toggle: collapsed bodies are skipped
+        page.keyboard.press("Tab")
+        visited.append(page.evaluate("document.activeElement.classList[0] + '@' + (document.activeElement.closest('.mg-note') || {}).id"))
+        if visited[-1] == "mg-note__toggle@note-n-f":
+            break
+    assert visited == ["mg-note__lines@note-n-f", "mg-note__toggle@note-n-f"], visited
+    page.keyboard.press("Enter")
+    assert page.get_attribute("#note-n-f .mg-note__toggle", "aria-expanded") == "true"
+    assert page.is_visible("#note-n-f .mg-note__body")
+    context.close()
+
+
+def test_note_permalink_opens_and_copy_link_copies_it(browser, site):
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    page.goto(code_url(site, fragment="#note-n-h"))
+    assert page.evaluate("document.querySelector(':target').id") == "note-n-h"
+    page.click("#note-n-h .mg-note__copy")
+    assert page.evaluate("navigator.clipboard.readText()") == code_url(site, fragment="#note-n-h")
+    assert page.text_content("#note-n-h .mg-note__copy") == "Copied"
+    context.close()
+
+
+def test_print_shows_every_note_with_its_lines(page, site):
+    page.goto(code_url(site, query="?show=boundary"))
+    page.emulate_media(media="print")
+    for note in boxes(page, ".mg-note"):
+        assert note["visible"], note["id"]
+        assert page.is_visible(f"#{note['id']} .mg-note__body")
+        assert note["top"] >= line_box(page, note["start"])["bottom"] - 1
+
+
+def test_range_link_works_after_instant_navigation(page, site):
+    page.goto(site)
+    page.evaluate(f"""() => {{ const a = document.createElement('a'); a.href = 'code/gpt-2/src/long.py/#L100-L104';
+        a.id = 'jump'; a.textContent = 'jump'; document.querySelector('.md-content article').appendChild(a); }}""")
+    page.click("#jump")
+    page.wait_for_function("document.querySelectorAll('.l.is-sel').length > 0")
+    assert page.eval_on_selector_all(".l.is-sel", "els => els.map(e => e.id)") == [f"L{n}" for n in range(100, 105)]
+    assert page.evaluate("!!document.querySelector('.md-main')")  # stayed inside the single-page app
+
+
+def test_no_layout_shift_after_load(browser, site):
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    context.add_init_script(LAYOUT_SHIFT_OBSERVER)
+    page = context.new_page()
+    page.goto(code_url(site, query="?show=model,boundary"))
+    page.wait_for_timeout(1500)
+    assert page.evaluate("window.__cls") == 0
+    context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("path", ["", "code/gpt-2/src/long.py/", "code/gpt-2/"])
+def test_no_serious_accessibility_violations(browser, site, path, scheme):
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, color_scheme=scheme)
+    page = context.new_page()
+    page.goto(site + path)
+    violations = run_axe(page)
+    context.close()
+    assert violations == [], violations
