@@ -17,7 +17,7 @@ ifneq ($(ALLOW_MISSING),)
 export MARGINALIA_ALLOW_MISSING := 1
 endif
 
-.PHONY: help site serve extract check test bench lock clean distclean chromium browser-deps
+.PHONY: help site serve extract check test bench screenshots lock clean distclean chromium browser-deps
 
 help:
 	@echo "make site      set up, fetch the pinned sources, check the notes, build site/ (strict)"
@@ -41,7 +41,7 @@ $(VENV)/.test-stamp: requirements/test.txt $(VENV)/.site-stamp
 	@touch $@
 
 chromium:
-	@if [ ! -x /usr/bin/chromium ]; then \
+	@if [ -z "$$MARGINALIA_CHROMIUM" ] && [ ! -x /usr/bin/chromium ]; then \
 	  echo "installing Debian's chromium (for the browser tests)"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
 	fi
@@ -72,6 +72,9 @@ serve: $(VENV)/.site-stamp
 test: $(VENV)/.test-stamp browser-deps
 	$(PY) -m marginalia schema --check
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+screenshots: site $(VENV)/.test-stamp browser-deps
+	$(PY) scripts/screenshots.py site
 
 bench: $(VENV)/.test-stamp browser-deps
 	$(PY) scripts/bench.py

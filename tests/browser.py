@@ -4,12 +4,13 @@ Chromium driven by Playwright (its own browser download cannot work on these mac
 from __future__ import annotations
 
 import functools
+import os
 import http.server
 import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("MARGINALIA_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage"]
 AXE = Path(__file__).parent / "browser" / "node_modules" / "axe-core" / "axe.min.js"

@@ -139,15 +139,19 @@ def render_note(note: Note, ctx: PageContext, page_url: str, problems: list[Prob
         parts.append(f'<div class="mg-note__problems" role="note"><p>This note has problems:</p><ul>{items}</ul></div>')
     parts.append(body)
     if note.cites:
-        cites = []
+        locators: dict[str, list[str]] = {}  # one entry per work, its locators joined
         for citation in note.cites:
-            if citation.key in ctx.bibliography:
-                work = ctx.bibliography[citation.key]
-                href = urls.relative(page_url, urls.bibliography(citation.key))
-                label = f'<a href="{_e(href)}">{_e(work.short)}</a>'
+            places = locators.setdefault(citation.key, [])
+            if citation.locator:
+                places.append(citation.locator)
+        cites = []
+        for key, places in locators.items():
+            if key in ctx.bibliography:
+                href = urls.relative(page_url, urls.bibliography(key))
+                label = f'<a href="{_e(href)}">{_e(ctx.bibliography[key].short)}</a>'
             else:
-                label = _e(citation.key)
-            cites.append(label + (f", {_e(citation.locator)}" if citation.locator else ""))
+                label = _e(key)
+            cites.append(label + (f", {_e(', '.join(places))}" if places else ""))
         parts.append(f'<p class="mg-note__cites"><span class="mg-label">Cites</span> {"; ".join(cites)}</p>')
     if note.see_also:
         links = []
