@@ -18,7 +18,7 @@ import nh3
 from markdown.extensions import Extension
 from markdown.treeprocessors import Treeprocessor
 from pygments.token import STANDARD_TYPES
-from ruamel.yaml import YAML
+import yaml
 
 # Extensions of the site that make no sense inside a note (they create page-level ids).
 _SKIPPED_IN_NOTES = {"toc", "footnotes", "markdown.extensions.toc", "markdown.extensions.footnotes", "marginalia.mdext"}
@@ -67,9 +67,17 @@ def sanitize(html: str) -> str:
     return _CLEANER.clean(html)
 
 
+class _ConfigLoader(yaml.SafeLoader):
+    """Reads mkdocs.yml safely: MkDocs' own tags (``!ENV``, ``!!python/name``) become None."""
+
+
+_ConfigLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+_ConfigLoader.add_multi_constructor("tag:yaml.org,2002:python/", lambda loader, suffix, node: None)
+
+
 def site_markdown_extensions(mkdocs_yml: Path) -> tuple[list[str], dict[str, dict[str, Any]]]:
     """The ``markdown_extensions`` of mkdocs.yml, as Python-Markdown arguments."""
-    config = YAML(typ="rt").load(mkdocs_yml.read_text(encoding="utf-8")) or {}
+    config = yaml.load(mkdocs_yml.read_text(encoding="utf-8"), Loader=_ConfigLoader) or {}
     names: list[str] = []
     configs: dict[str, dict[str, Any]] = {}
     for item in config.get("markdown_extensions", []) or []:

@@ -5,9 +5,11 @@ reported as ``annotations/<codebase>/<file>.md:LINE: message``, LINE counting li
 note file, and every problem in every note is reported in one run. A note that cannot be
 parsed is kept as a :class:`BrokenNote` so that it is shown, not dropped.
 
-The YAML is read with ruamel.yaml in round-trip mode (it keeps line numbers) after a scan
-that refuses anchors, aliases and explicit tags: notes need none of them, and refusing them
-closes the alias-bomb and object-construction tricks.
+The YAML is read with PyYAML's LibYAML parser, which keeps the line of every node. A scan of
+the parse events first refuses anchors, aliases and explicit tags: notes need none of them,
+and refusing them closes the alias-bomb and object-construction tricks. Values are taken as
+the text written (no YAML 1.1 guessing that turns ``No`` into false or ``1e3`` into a number);
+the note model then checks each field.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.events import AliasEvent, MappingStartEvent, ScalarEvent, SequenceStartEvent
+import yaml
+from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from . import symbols
 from .bibliography import Bibliography, Citation
@@ -143,20 +145,34 @@ class NoteSet:
 
 # ------------------------------------------------------------------------- reading --
 
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # LibYAML when available: ~50x faster
+_NULL = "tag:yaml.org,2002:null"
+
+
 def _scan_events(yaml_text: str, file: str, first_line: int) -> list[Problem]:
     """Refuse YAML features notes never need: anchors, aliases and explicit tags."""
     problems = []
-    for event in YAML(typ="safe", pure=True).parse(yaml_text):
+    for event in yaml.parse(yaml_text, Loader=_Loader):
         line = first_line + (event.start_mark.line if event.start_mark else 0)
         if isinstance(event, AliasEvent):
             problems.append(Problem(file, line, "YAML aliases (*name) are not allowed in notes"))
-        elif isinstance(event, (ScalarEvent, MappingStartEvent, SequenceStartEvent)):
-            if getattr(event, "anchor", None):
+        elif isinstance(event, (ScalarEvent, CollectionStartEvent)):
+            if event.anchor:
                 problems.append(Problem(file, line, "YAML anchors (&name) are not allowed in notes"))
-            tag = getattr(event, "tag", None)
-            if tag:
+            explicit = event.tag and not (isinstance(event, ScalarEvent) and event.implicit[0])
+            if explicit and event.tag != "!":
+                tag = event.tag if event.tag.startswith("tag:") else event.tag
                 problems.append(Problem(file, line, f"YAML tags ({tag}) are not allowed in notes"))
     return problems
+
+
+def _value(node: Node) -> Any:
+    """A node as plain Python: scalars stay the text written, empty or ~ becomes None."""
+    if isinstance(node, ScalarNode):
+        return None if node.tag == _NULL else node.value
+    if isinstance(node, SequenceNode):
+        return [_value(item) for item in node.value]
+    return {str(_value(key)): _value(value) for key, value in node.value}
 
 
 def _split_front_matter(text: str) -> tuple[str, int, str, int] | str:
@@ -168,17 +184,6 @@ def _split_front_matter(text: str) -> tuple[str, int, str, int] | str:
         if lines[index].strip() in ("---", "..."):
             return "\n".join(lines[1:index]), 2, "\n".join(lines[index + 1:]), index + 2
     return "the front matter opened on line 1 is never closed with '---'"
-
-
-def _plain(value: Any) -> Any:
-    """ruamel's round-trip containers as plain Python objects."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, str):
-        return str(value)
-    return value
 
 
 def read_note(path: Path, display: str) -> Note | tuple[BrokenNote, list[Problem]] | tuple[Note, list[Problem]]:
@@ -202,26 +207,38 @@ def read_note(path: Path, display: str) -> Note | tuple[BrokenNote, list[Problem
     yaml_text, yaml_line, body, body_line = split
     try:
         scan = _scan_events(yaml_text, display, yaml_line)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        if scan:
+            return BrokenNote(display, text), scan
+        root = yaml.compose(yaml_text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        # the context mark points at the construct left open (e.g. a '[' never closed)
+        mark = exc.context_mark or exc.problem_mark
         line = yaml_line + (mark.line if mark else 0)
-        return BrokenNote(display, text), [Problem(display, line, f"YAML error: {exc.problem or exc.context}")]
-    except YAMLError as exc:
+        context = f" ({exc.context})" if exc.context and exc.problem else ""
+        return BrokenNote(display, text), [Problem(display, line, f"YAML error: {exc.problem or exc.context}{context}")]
+    except yaml.YAMLError as exc:
         return BrokenNote(display, text), [Problem(display, yaml_line, f"YAML error: {exc}")]
-    if scan:
-        return BrokenNote(display, text), scan
-    data = YAML(typ="rt").load(yaml_text)
-    if not isinstance(data, Mapping):
+    if not isinstance(root, MappingNode):
         return BrokenNote(display, text), [Problem(display, yaml_line, "the front matter must be a mapping of fields (key: value)")]
 
-    field_lines = {str(k): yaml_line + data.lc.key(k)[0] for k in data}
+    field_lines: dict[str, int] = {}
     item_lines: dict[str, tuple[int, ...]] = {}
-    for key, value in data.items():
-        if isinstance(value, list) and hasattr(value, "lc"):
-            item_lines[str(key)] = tuple(yaml_line + value.lc.item(i)[0] for i in range(len(value)))
+    duplicates: list[Problem] = []
+    for key, value in root.value:
+        name = str(_value(key))
+        if name in field_lines:
+            duplicates.append(Problem(display, yaml_line + key.start_mark.line,
+                                      f"field {name!r} is given twice (first on line {field_lines[name]})"))
+            continue
+        field_lines[name] = yaml_line + key.start_mark.line
+        if isinstance(value, SequenceNode):
+            item_lines[name] = tuple(yaml_line + item.start_mark.line for item in value.value)
+    if duplicates:
+        return BrokenNote(display, text), duplicates
+    data = _value(root)
 
     problems: list[Problem] = []
-    plain = _plain(data)
+    plain = {k: v for k, v in data.items() if not (v is None and k in _OPTIONAL)}
     try:
         front = NoteFrontMatter.model_validate(plain)
     except ValidationError as exc:
@@ -260,6 +277,7 @@ def read_note(path: Path, display: str) -> Note | tuple[BrokenNote, list[Problem
 
 
 _FIELD_NAMES = {f.alias or name for name, f in NoteFrontMatter.model_fields.items()}
+_OPTIONAL = {f.alias or name for name, f in NoteFrontMatter.model_fields.items() if not f.is_required()}
 
 
 def note_files(annotations: Path) -> list[Path]:
