@@ -5,6 +5,7 @@
     pages     write the generated pages into docs/code/
     build     extract, check, then ``mkdocs build --strict``
     serve     extract, then ``mkdocs serve`` (notes rebuild on save; problems shown, not fatal)
+    linkcheck check every internal link and anchor of the built site (run by build)
     schema    write annotations/note.schema.json from the note model
 """
 
@@ -16,10 +17,11 @@ import os
 import sys
 from pathlib import Path
 
+from .linkcheck import check_site
 from .manifest import load_manifest
 from .notes import NoteFrontMatter
 from .problems import InputError
-from .site import Options, Project, generate, load_inputs, missing_lines, run_mkdocs
+from .site import Options, Project, generate, load_inputs, missing_lines, run_mkdocs, site_base_path
 from .sources import Extractor, Reporter
 
 
@@ -81,7 +83,19 @@ def cmd_build(project: Project, args: argparse.Namespace) -> int:
         print("build: stopped, the notes have problems (listed above as file:line: message).", file=sys.stderr)
         return 1
     env = {"MARGINALIA_ALLOW_MISSING": "1" if args.allow_missing else "0"}
-    return run_mkdocs(project, "build", "--strict", *args.mkdocs_args, env=env)
+    status = run_mkdocs(project, "build", "--strict", *args.mkdocs_args, env=env)
+    if status == 0 and not args.mkdocs_args:
+        status = cmd_linkcheck(project, args)
+    return status
+
+
+def cmd_linkcheck(project: Project, args: argparse.Namespace) -> int:
+    site = getattr(args, "site", None) or project.root / "site"
+    checked, broken = check_site(Path(site), site_base_path(project))
+    for link in broken:
+        print(f"error: {link}", file=sys.stderr)
+    print(f"linkcheck: {checked} internal links and anchors, {len(broken)} broken", file=sys.stderr)
+    return 1 if broken else 0
 
 
 def cmd_serve(project: Project, args: argparse.Namespace) -> int:
@@ -105,7 +119,7 @@ def cmd_schema(project: Project, args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"extract": cmd_extract, "check": cmd_check, "pages": cmd_pages, "build": cmd_build,
-            "serve": cmd_serve, "schema": cmd_schema}
+            "serve": cmd_serve, "linkcheck": cmd_linkcheck, "schema": cmd_schema}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -121,6 +135,8 @@ def parser() -> argparse.ArgumentParser:
             cmd.add_argument("--codebase", action="append", help="only this codebase (repeatable)")
         if name == "pages":
             cmd.add_argument("--preview", action="store_true", help="show broken notes instead of failing")
+        if name == "linkcheck":
+            cmd.add_argument("site", nargs="?", type=Path, help="the built site (default: site/)")
         if name == "schema":
             cmd.add_argument("--check", action="store_true", help="fail if the committed schema is out of date")
         if name in ("build", "serve"):

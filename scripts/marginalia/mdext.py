@@ -1,20 +1,37 @@
 """Markdown directives for the site's hand-written pages (a Python-Markdown extension).
 
 Written pages stay plain Markdown; where they need project data they use a pymdownx
-block, resolved at build time::
+block, resolved at build time from the manifest, the extracted sources and the notes::
+
+    /// code | gpt-2/src/generate_unconditional_samples.py#L69-L76
+    ///
+
+    /// call-map | aidungeon
+    ///
+
+    /// file-classes
+    ///
+
+    /// concordance
+    ///
 
     /// bibliography
     ///
 
-Being a Markdown extension (not an MkDocs plugin), it also runs under other generators
-that read mkdocs.yml's ``markdown_extensions``.
+The blocks are meant for pages at the top of ``docs/`` (``map.md``, the readings): links
+into the code pages are written relative to that level. Being a Markdown extension (not
+an MkDocs plugin), they also run under other generators that read ``markdown_extensions``.
+A block that cannot be resolved renders a visible error and logs a warning, which fails
+``mkdocs build --strict``.
 """
 
 from __future__ import annotations
 
 import html
+import logging
+import re
 import xml.etree.ElementTree as etree
-from functools import lru_cache
+from dataclasses import dataclass
 from pathlib import Path
 
 from markdown import Markdown
@@ -22,19 +39,63 @@ from markdown.util import AtomicString
 from pymdownx.blocks import BlocksExtension
 from pymdownx.blocks.block import Block
 
-from .bibliography import Bibliography, load_bibliography
+from . import urls
+from .callgraph import CallGraph, Function
+from .concordance import coverage, load_rows
+from .diagram import call_diagram
+from .highlight import highlight_lines
+from .manifest import CodeClass
+from .problems import InputError
+from .site import Inputs, Project, load_inputs
+
+log = logging.getLogger("mkdocs.marginalia")
+
+# Pages using the blocks sit at the top of docs/: their URL is one level deep.
+PAGE_URL = "page/"
 
 
-@lru_cache(maxsize=8)
-def _bibliography(path: str, mtime: float) -> Bibliography:
-    return load_bibliography(Path(path), display="annotations/bibliography.json")
+@dataclass
+class _Data:
+    inputs: Inputs
+    graph: CallGraph
+    root: Path
 
 
-def _attach(parent: etree.Element, html: str) -> None:
-    """Attach generated, well-formed HTML as elements (not a raw-HTML placeholder), so that
-    its ids are part of the page's tree and MkDocs' anchor validation sees them. Text is
+_CACHE: dict[Path, tuple[tuple, _Data]] = {}
+
+
+def _fingerprint(root: Path) -> tuple:
+    paths = [root / "sources.toml", *sorted((root / "annotations").rglob("*")),
+             *sorted(Project(root).cache.files.rglob("*"))]
+    return tuple((str(p), p.stat().st_mtime_ns) for p in paths if p.is_file())
+
+
+def _data(root: str) -> _Data:
+    """Project data, read once per change (many pages use blocks in one build)."""
+    path = Path(root).resolve()
+    key = _fingerprint(path)
+    cached = _CACHE.get(path)
+    if cached is None or cached[0] != key:
+        inputs = load_inputs(Project(path))
+        _CACHE[path] = (key, _Data(inputs, CallGraph(inputs.manifest, inputs.sources), path))
+    return _CACHE[path][1]
+
+
+def _md_link(codebase: str, path: str, fragment: str = "") -> str:
+    """A link MkDocs rewrites and validates: the generated page's .md path."""
+    return f"code/{codebase}/{path}.md" + (f"#{fragment}" if fragment else "")
+
+
+def _url(codebase: str, path: str, fragment: str = "") -> str:
+    """A page-relative URL, for raw HTML that MkDocs does not rewrite (the SVG)."""
+    return urls.relative(PAGE_URL, urls.code_page(codebase, path) + (f"#{fragment}" if fragment else ""))
+
+
+def _attach(parent: etree.Element, markup: str) -> None:
+    """Attach generated, well-formed HTML as elements (not a raw-HTML placeholder), so its
+    links are rewritten and validated by MkDocs, and its ids seen by anchor checks. Text is
     atomic: no Markdown inline processing runs over it."""
-    element = etree.fromstring(html)
+    element = etree.fromstring(markup)
     for node in element.iter():
         if node.text:
             node.text = AtomicString(node.text)
@@ -43,21 +104,185 @@ def _attach(parent: etree.Element, html: str) -> None:
     parent.append(element)
 
 
-class BibliographyBlock(Block):
+def _error(block: Block, parent: etree.Element, message: str) -> None:
+    log.warning("marginalia directive: %s", message)
+    _attach(parent, f'<div class="admonition failure"><p class="admonition-title">Directive error</p>'
+                    f'<p>{html.escape(message)}</p></div>')
+
+
+def _badge(code_class: CodeClass) -> str:
+    return f'<span class="mg-badge mg-badge--{code_class.value}">{html.escape(code_class.label)}</span>'
+
+
+class _DataBlock(Block):
+    ARGUMENT = None
+
+    def data(self) -> _Data:
+        return _data(self.config["root"])
+
+
+class BibliographyBlock(_DataBlock):
     """Every work in annotations/bibliography.json, sorted, each with an anchor ``#<key>``."""
 
     NAME = "bibliography"
-    ARGUMENT = None
 
     def on_create(self, parent: etree.Element) -> etree.Element:
         return etree.SubElement(parent, "div", {"class": "mg-bibliography"})
 
     def on_end(self, block: etree.Element) -> None:
-        path = Path(self.config["root"]) / "annotations" / "bibliography.json"
-        bibliography = _bibliography(str(path), path.stat().st_mtime)
-        items = "".join(f'<li id="{work.key}"><span class="mg-bib-key">{html.escape(work.short)}</span> {work.reference_html()}</li>'
-                        for work in bibliography.sorted())
+        bibliography = self.data().inputs.bibliography
+        items = "".join(f'<li id="{work.key}"><span class="mg-bib-key">{html.escape(work.short)}</span> '
+                        f'{work.reference_html()}</li>' for work in bibliography.sorted())
         _attach(block, f'<ul class="mg-bib">{items}</ul>')
+
+
+_RANGE = re.compile(r"^(?P<codebase>[a-z0-9._-]+)/(?P<path>[^#\s]+)#L(?P<start>\d+)(?:-L(?P<end>\d+))?$")
+
+
+class CodeBlock(_DataBlock):
+    """Lines of a presented file, by reference, with links to the page and to the notes on them."""
+
+    NAME = "code"
+    ARGUMENT = True
+
+    def on_create(self, parent: etree.Element) -> etree.Element:
+        return etree.SubElement(parent, "figure", {"class": "mg-excerpt"})
+
+    def on_end(self, block: etree.Element) -> None:
+        match = _RANGE.match(self.argument.strip())
+        if not match:
+            return _error(self, block, f"'{self.argument}': write /// code | <codebase>/<path>#L<start>-L<end>")
+        codebase, path = match["codebase"], match["path"]
+        start = int(match["start"])
+        end = int(match["end"] or start)
+        data = self.data()
+        source = data.inputs.sources.get((codebase, path))
+        if source is None:
+            return _error(self, block, f"{codebase}/{path} is not a presented file (see sources.toml)")
+        anchor = urls.line_anchor(start, end)
+        caption = (f'<figcaption><a href="{_md_link(codebase, path, anchor)}"><code>{html.escape(codebase)}/'
+                   f'{html.escape(path)}</code>, lines {start}–{end}</a></figcaption>')
+        if source.text is None:
+            _attach(block, f'<div class="mg-excerpt__missing">{caption}<p>Not extracted: '
+                           f'{html.escape(source.absent_reason or "")}</p></div>')
+            return
+        if not 1 <= start <= end <= len(source.lines):
+            return _error(self, block, f"{codebase}/{path}#{anchor} is outside the file ({len(source.lines)} lines)")
+        lines = highlight_lines(source.text, path)[start - 1:end]
+        body = "".join(f'<span class="l">{code}</span>' for code in lines)
+        notes = [n for n in data.inputs.notes.notes
+                 if n.codebase == codebase and n.path == path and n.start <= end and n.end >= start]
+        notes.sort(key=lambda n: (n.start, n.end, n.id))
+        items = "".join(f'<li>{_badge(n.code_class)} <a href="{_md_link(codebase, path, urls.note_anchor(n.id))}">'
+                        f'{html.escape(n.title)}</a> <span class="mg-muted">(lines {n.start}–{n.end})</span></li>'
+                        for n in notes)
+        note_list = f'<ul class="mg-excerpt__notes">{items}</ul>' if items else ""
+        _attach(block, f'<div class="mg-excerpt__inner">{caption}'
+                       f'<div class="mg-code mg-code--excerpt highlight no-copy" style="counter-reset: mgl {start - 1}">'
+                       f'<pre><code>{body}</code></pre></div>{note_list}</div>')
+
+
+class CallMapBlock(_DataBlock):
+    """The computed calls of one codebase that lead from application code into the model."""
+
+    NAME = "call-map"
+    ARGUMENT = True
+
+    def on_create(self, parent: etree.Element) -> etree.Element:
+        return etree.SubElement(parent, "figure", {"class": "mg-callmap-figure"})
+
+    def on_end(self, block: etree.Element) -> None:
+        codebase = self.argument.strip()
+        data = self.data()
+        if codebase not in data.inputs.manifest.codebases:
+            return _error(self, block, f"unknown codebase {codebase!r}")
+        calls = [c for c in data.graph.crossing() if c.caller.codebase == codebase]
+        if not calls:
+            missing = any(data.inputs.sources[(codebase, f.path)].text is None
+                          for f in data.inputs.manifest.codebases[codebase].files)
+            reason = "its files are not extracted in this build" if missing else "no such calls were found"
+            _attach(block, f'<p class="mg-muted">No calls to draw for {html.escape(codebase)}: {reason}.</p>')
+            return
+
+        def href(function: Function, line: int | None) -> str:
+            fragment = urls.line_anchor(line) if line else urls.line_anchor(function.start, function.end)
+            return _url(function.codebase, function.path, fragment)
+
+        title = f"Calls from application code towards the model in {data.inputs.manifest.codebases[codebase].title}"
+        svg = call_diagram(calls, href, title)
+        placeholder = etree.SubElement(block, "div", {"class": "mg-callmap-scroll"})
+        paragraph = etree.SubElement(placeholder, "p")
+        paragraph.text = self.md.htmlStash.store(svg)
+        rows = []
+        for call in calls:
+            caller, callee = call.caller, call.callee
+            rows.append(
+                f'<tr><td>{_badge(caller.code_class)} <a href="{_md_link(caller.codebase, caller.path, urls.line_anchor(caller.start, caller.end))}">'
+                f'<code>{html.escape(caller.label)}</code></a></td>'
+                f'<td><a href="{_md_link(caller.codebase, caller.path, urls.line_anchor(call.line))}">line {call.line}</a></td>'
+                f'<td>{_badge(callee.code_class)} <a href="{_md_link(callee.codebase, callee.path, urls.line_anchor(callee.start, callee.end))}">'
+                f'<code>{html.escape(callee.codebase + ": " + callee.label if callee.codebase != codebase else callee.label)}</code></a></td></tr>')
+        _attach(block, '<details class="mg-calls"><summary>The same calls as a table</summary><table><thead><tr>'
+                       '<th scope="col">Caller</th><th scope="col">Call site</th><th scope="col">Callee</th></tr>'
+                       f'</thead><tbody>{"".join(rows)}</tbody></table></details>')
+
+
+class FileClassesBlock(_DataBlock):
+    """Every presented file, placed in its class on the map."""
+
+    NAME = "file-classes"
+
+    def on_create(self, parent: etree.Element) -> etree.Element:
+        return etree.SubElement(parent, "div", {"class": "mg-file-classes"})
+
+    def on_end(self, block: etree.Element) -> None:
+        manifest = self.data().inputs.manifest
+        columns = []
+        for code_class in CodeClass:
+            items = []
+            for codebase_id, codebase in manifest.codebases.items():
+                for file in codebase.files:
+                    if file.code_class is code_class:
+                        note = f' <span class="mg-muted">{html.escape(file.class_note)}</span>' if file.class_note else ""
+                        items.append(f'<li><a href="{_md_link(codebase_id, file.path)}"><code>{html.escape(file.path)}</code></a> '
+                                     f'<span class="mg-muted">({html.escape(codebase.title)})</span>{note}</li>')
+            columns.append(f'<div class="mg-file-classes__col mg-file-classes__col--{code_class.value}">'
+                           f'<h3>{_badge(code_class)}</h3><ul>{"".join(items)}</ul></div>')
+        _attach(block, f'<div class="mg-file-classes__grid">{"".join(columns)}</div>')
+
+
+class ConcordanceBlock(_DataBlock):
+    """Each code location the article discusses, where it is, and our notes on it."""
+
+    NAME = "concordance"
+
+    def on_create(self, parent: etree.Element) -> etree.Element:
+        return etree.SubElement(parent, "div", {"class": "mg-concordance"})
+
+    def on_end(self, block: etree.Element) -> None:
+        data = self.data()
+        try:
+            rows = load_rows(data.root / "annotations" / "article-map.toml")
+        except InputError as exc:
+            return _error(self, block, str(exc))
+        body = []
+        for cov in coverage(rows, data.inputs.notes.notes):
+            row = cov.row
+            if row.outside is not None:
+                where, notes = "—", html.escape(row.outside)
+            else:
+                spans = ", ".join(f"{a}" if a == b else f"{a}–{b}" for a, b in row.spans())
+                first = row.spans()[0]
+                where = (f'<a href="{_md_link(row.codebase, row.path, urls.line_anchor(*first))}"><code>'
+                         f'{html.escape(row.path)}</code> {spans}</a>')
+                notes = " ".join(f'<a href="{_md_link(n.codebase, n.path, urls.note_anchor(n.id))}">'
+                                 f'{html.escape(n.title)}</a>' for n in cov.notes) or "<strong>no note yet</strong>"
+                notes = f"{_badge(row.code_class)} {notes}"
+            body.append(f'<tr id="row-{row.id.lower()}-{html.escape((row.path or "x").replace("/", "-"))}"><th scope="row">{row.id}</th>'
+                        f'<td>{html.escape(row.cites)}</td><td>{html.escape(row.topic)}</td><td>{where}</td><td>{notes}</td></tr>')
+        _attach(block, '<table class="mg-concordance__table"><thead><tr><th scope="col">Row</th><th scope="col">Article</th>'
+                       '<th scope="col">What it discusses</th><th scope="col">Where, at the pinned version</th>'
+                       f'<th scope="col">Class and notes</th></tr></thead><tbody>{"".join(body)}</tbody></table>')
 
 
 class MarginaliaExtension(BlocksExtension):
@@ -66,7 +291,8 @@ class MarginaliaExtension(BlocksExtension):
         super().__init__(*args, **kwargs)
 
     def extendMarkdownBlocks(self, md: Markdown, block_mgr) -> None:
-        block_mgr.register(BibliographyBlock, self.getConfigs())
+        for block in (BibliographyBlock, CodeBlock, CallMapBlock, FileClassesBlock, ConcordanceBlock):
+            block_mgr.register(block, self.getConfigs())
 
 
 def makeExtension(*args, **kwargs) -> MarginaliaExtension:

@@ -161,6 +161,19 @@ def generate(project: Project, options: Options) -> Result:
     return Result(inputs, written, removed, len(pages))
 
 
+def site_base_path(project: Project) -> str:
+    """The path part of ``site_url`` (``SITE_URL`` overrides it, as in mkdocs.yml)."""
+    from urllib.parse import urlsplit
+
+    import yaml
+
+    from .markup import _ConfigLoader
+
+    config = yaml.load(project.mkdocs_yml.read_text(encoding="utf-8"), Loader=_ConfigLoader) or {}
+    url = os.environ.get("SITE_URL") or config.get("site_url") or "/"
+    return urlsplit(url).path or "/"
+
+
 def run_mkdocs(project: Project, command: str, *args: str, env: dict[str, str] | None = None) -> int:
     """Run MkDocs from this interpreter's environment, in the project root."""
     process = subprocess.run([sys.executable, "-m", "mkdocs", command, *args], cwd=project.root,
