@@ -187,6 +187,8 @@ def make_project(tmp: Path, files: dict[str, dict[str, str]], notes: dict[str, s
     (root / "scripts").symlink_to(ROOT / "scripts")
     (root / "annotations").mkdir()
     shutil.copy(ROOT / "annotations" / "bibliography.json", root / "annotations" / "bibliography.json")
+    (root / "annotations" / "article-map.toml").write_text(
+        '[[row]]\nid = "G1"\ncites = "§2 ¶1"\ntopic = "The repository"\noutside = "Made by the tests."\n')
     manifest = ["schema = 1", ""]
     for codebase in CODEBASE_IDS:
         content = files.get(codebase, {"README.txt": f"{codebase}\n"})

@@ -70,10 +70,13 @@ class Coverage:
 def load_rows(path: Path) -> list[Row]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-        return sorted(_Map.model_validate(data).row, key=lambda r: r.sort_key)
+    except OSError as exc:
+        raise InputError([Problem(path.name, None, f"cannot read: {exc.strerror}")]) from None
     except tomllib.TOMLDecodeError as exc:
         line = re.search(r"line (\d+)", str(exc))
         raise InputError([Problem(path.name, int(line.group(1)) if line else None, f"not valid TOML: {exc}")]) from None
+    try:
+        return sorted(_Map.model_validate(data).row, key=lambda r: r.sort_key)
     except ValidationError as exc:
         raise InputError([Problem(path.name, None, f"{'.'.join(map(str, e['loc']))}: {e['msg']}") for e in exc.errors()]) from None
 

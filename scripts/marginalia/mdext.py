@@ -270,6 +270,9 @@ class ConcordanceBlock(_DataBlock):
             row = cov.row
             if row.outside is not None:
                 where, notes = "—", html.escape(row.outside)
+            elif (row.codebase, row.path) not in data.inputs.sources:
+                _error(self, block, f"article-map row {row.id}: {row.codebase}/{row.path} is not a presented file")
+                continue
             else:
                 spans = ", ".join(f"{a}" if a == b else f"{a}–{b}" for a, b in row.spans())
                 first = row.spans()[0]

@@ -117,18 +117,23 @@ class LinkResolver:
         return None
 
 
-def render_note(note: Note, ctx: PageContext, page_url: str, problems: list[Problem], *, placed: bool = True) -> str:
-    """One note as an ``<article>``: header, body, citations, links, and any problems."""
+def render_note(note: Note, ctx: PageContext, page_url: str, problems: list[Problem], *,
+                lines_href: str | None = "") -> str:
+    """One note as an ``<article>``: header, body, citations, links, and any problems.
+    ``lines_href`` is where "Lines a–b" points: "" for the lines on this page, a URL (the
+    upstream file, when it is not extracted here), or None for no link."""
     anchor = urls.note_anchor(note.id)
     body = ctx.renderer.render(note.body, LinkResolver(ctx, page_url, note))
-    lines_href = "#" + urls.line_anchor(note.start, note.end)
-    if not placed:
-        lines_href = urls.relative(page_url, urls.code_page(note.codebase, note.path)) + lines_href
+    label = _range_label(note.start, note.end).capitalize()
+    if lines_href == "":
+        lines_href = "#" + urls.line_anchor(note.start, note.end)
+    lines_link = (f'<a class="mg-note__lines" href="{_e(lines_href)}">{label}</a>' if lines_href
+                  else f'<span class="mg-note__lines">{label}</span>')
     parts = [
         f'<article class="mg-note mg-note--{note.code_class.value}" id="{anchor}" '
         f'data-start="{note.start}" data-end="{note.end}" aria-labelledby="{anchor}-t">',
         '<header class="mg-note__head">',
-        f'{class_badge(note.code_class)} <a class="mg-note__lines" href="{_e(lines_href)}">{_range_label(note.start, note.end).capitalize()}</a>',
+        f'{class_badge(note.code_class)} {lines_link}',
         f'<h2 class="mg-note__title" id="{anchor}-t"><button type="button" class="mg-note__toggle" '
         f'aria-expanded="true" aria-controls="{anchor}-b">{_e(note.title)}</button></h2>',
         "</header>",
@@ -290,7 +295,9 @@ def code_page(codebase_id: str, file: SourceFile, ctx: PageContext) -> Page:
                     f'<p>This file could not be extracted, so its code is not shown: {_e(source.absent_reason or "")} '
                     f'Its {len(notes)} notes are listed below, <strong>unverified</strong>: their lines and quotes '
                     f'have not been checked against the pinned file.</p></div>')
-        body = "".join(render_note(n, ctx, page_url, problems.get(n.file, []), placed=False)
+        upstream = browse_url(ctx.manifest.pin_of(codebase_id, file), file)
+        body = "".join(render_note(n, ctx, page_url, problems.get(n.file, []),
+                                   lines_href=f"{upstream}#{urls.line_anchor(n.start, n.end)}")
                        for n in sorted(notes, key=lambda n: (n.start, n.id)))
         main = f'<div class="mg-unplaced">{body}</div>'
     else:
@@ -299,7 +306,7 @@ def code_page(codebase_id: str, file: SourceFile, ctx: PageContext) -> Page:
         unplaceable = [n for n in notes if n not in placeable]
         main = ""
         if unplaceable:
-            body = "".join(render_note(n, ctx, page_url, problems.get(n.file, []), placed=False) for n in unplaceable)
+            body = "".join(render_note(n, ctx, page_url, problems.get(n.file, []), lines_href=None) for n in unplaceable)
             main += (f'<div class="admonition failure mg-unplaced" role="alert"><p class="admonition-title">'
                      f'Notes that point outside this file</p>{body}</div>')
         main += render_code(highlight_lines(source.text, file.path), placeable, ctx, page_url, problems)
