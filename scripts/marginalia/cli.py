@@ -17,7 +17,8 @@ import os
 import sys
 from pathlib import Path
 
-from .linkcheck import check_site
+from . import urls
+from .linkcheck import check_completeness, check_site
 from .manifest import load_manifest
 from .notes import NoteFrontMatter
 from .problems import InputError
@@ -90,12 +91,19 @@ def cmd_build(project: Project, args: argparse.Namespace) -> int:
 
 
 def cmd_linkcheck(project: Project, args: argparse.Namespace) -> int:
-    site = getattr(args, "site", None) or project.root / "site"
-    checked, broken = check_site(Path(site), site_base_path(project))
+    """Links and anchors of the built site, and that every note made it onto a page."""
+    site = Path(getattr(args, "site", None) or project.root / "site")
+    checked, broken = check_site(site, site_base_path(project))
     for link in broken:
         print(f"error: {link}", file=sys.stderr)
-    print(f"linkcheck: {checked} internal links and anchors, {len(broken)} broken", file=sys.stderr)
-    return 1 if broken else 0
+    inputs = load_inputs(project)
+    code_pages = [urls.code_page(cb, f.path) for cb, f in inputs.manifest.files()]
+    missing = check_completeness(site, [n.id for n in inputs.notes.notes], code_pages)
+    for message in missing:
+        print(f"error: {message}", file=sys.stderr)
+    print(f"linkcheck: {checked} internal links and anchors, {len(broken)} broken; "
+          f"{len(inputs.notes.notes)} notes, {len(missing)} missing or repeated", file=sys.stderr)
+    return 1 if broken or missing else 0
 
 
 def cmd_serve(project: Project, args: argparse.Namespace) -> int:

@@ -107,3 +107,23 @@ def check_site(site: Path, base_path: str = "/") -> tuple[int, list[BrokenLink]]
             elif fragment not in ids:
                 broken.append(BrokenLink(relative, href, f"no element with id {fragment!r}"))
     return checked, broken
+
+
+def check_completeness(site: Path, note_ids: list[str], code_pages: list[str]) -> list[str]:
+    """Every note id appears as exactly one element id across the built site, and every
+    presented file has its page. Returns one message per problem."""
+    counts: dict[str, int] = {}
+    wanted = {f"note-{note_id}" for note_id in note_ids}
+    for page in site.rglob("*.html"):
+        collector = _parse(page)
+        for element_id in collector.ids & wanted:
+            counts[element_id] = counts.get(element_id, 0) + 1
+    problems = []
+    for note_id in sorted(note_ids):
+        found = counts.get(f"note-{note_id}", 0)
+        if found != 1:
+            problems.append(f"note {note_id!r} appears {found} times in the built site (expected exactly once)")
+    for url in code_pages:
+        if not (site / url / "index.html").is_file():
+            problems.append(f"the page {url} is missing from the built site")
+    return problems
