@@ -17,10 +17,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mkdocs.exceptions import PluginError  # noqa: E402
 
 from marginalia.problems import InputError  # noqa: E402
-from marginalia.site import Options, Project, generate, missing_lines  # noqa: E402
+from marginalia.site import Options, Project, Session, generate, missing_lines  # noqa: E402
 
 log = logging.getLogger("mkdocs.hooks.marginalia")
 _serving = False
+_session = Session()  # kept across the rebuilds of one `mkdocs serve`
 
 
 def on_startup(command: str, dirty: bool) -> None:
@@ -36,7 +37,7 @@ def on_pre_build(config) -> None:
         allow_missing=os.environ.get("MARGINALIA_ALLOW_MISSING", "").lower() in truthy,
     )
     try:
-        result = generate(project, options)
+        result = generate(project, options, _session)
     except InputError as exc:
         raise PluginError("marginalia: the notes or sources have problems:\n" + str(exc)) from None
     for line in missing_lines(result.inputs.manifest, result.inputs.sources):

@@ -285,3 +285,30 @@ def test_full_or_read_only_disk_gives_one_clear_line(tmp_path, monkeypatch, erro
     lines = report.failure_lines()
     assert len(lines) == 1, lines  # the run stops at the first disk error instead of repeating it
     assert "cannot write to the cache" in lines[0] and words in lines[0]
+
+
+def test_an_extraction_killed_mid_write_leaves_nothing_trusted(tmp_path, monkeypatch):
+    """A run interrupted while writing (Ctrl-C) removes its partial file; one killed outright
+    (no chance to clean up) leaves only a *.part file, which no later run reads."""
+    import marginalia.sources as sources
+
+    repo = tmp_path / "upstream"
+    commit = make_git_repo(repo, {"src/model.py": MODEL})
+    text = manifest_for_git(f"file://{repo}", commit, {"src/model.py": sha256(MODEL)})
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sources.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        extractor(text, tmp_path / "cache").run()
+    monkeypatch.undo()
+    files = tmp_path / "cache/files/demo/src"
+    assert not (files / "model.py").exists() and list(files.glob("*.part")) == []
+
+    (files / ".model.py.killed.part").write_text(MODEL[:10])  # what a SIGKILL would leave
+    manifest = parse_manifest(text)
+    assert load_sources(manifest, Cache(tmp_path / "cache"))[("demo", "src/model.py")].text is None
+    report = extractor(text, tmp_path / "cache").run()
+    assert report.extracted == [("demo", "src/model.py")]
+    assert (files / "model.py").read_text() == MODEL

@@ -109,7 +109,9 @@ def cmd_linkcheck(project: Project, args: argparse.Namespace) -> int:
 def cmd_serve(project: Project, args: argparse.Namespace) -> int:
     args.allow_missing = True
     cmd_extract(project, args)
-    return run_mkdocs(project, "serve", *args.mkdocs_args, env={"MARGINALIA_ALLOW_MISSING": "1"})
+    # --dirty: after an edit only the pages whose files changed are rebuilt (the hook rewrites
+    # only the generated pages whose content changed), so a saved note shows in about a second.
+    return run_mkdocs(project, "serve", "--dirty", *args.mkdocs_args, env={"MARGINALIA_ALLOW_MISSING": "1"})
 
 
 def cmd_schema(project: Project, args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ and can carry its own anchor.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from html import escape
 
 from pygments.lexer import Lexer
@@ -36,8 +37,10 @@ def line_count(text: str) -> int:
     return text.count("\n") + (0 if text.endswith("\n") else 1)
 
 
-def highlight_lines(text: str, path: str) -> list[str]:
-    """Highlighted HTML for each line of ``text`` (without the newline)."""
+@lru_cache(maxsize=128)
+def highlight_lines(text: str, path: str) -> tuple[str, ...]:
+    """Highlighted HTML for each line of ``text`` (without the newline). Cached: a preview
+    server re-renders pages after every edit, but the upstream files never change."""
     lines: list[list[str]] = [[]]
     for token, value in lexer_for(path).get_tokens(text):
         css = _css_class(token)
@@ -53,4 +56,4 @@ def highlight_lines(text: str, path: str) -> list[str]:
     count = line_count(text)
     out = ["".join(parts) for parts in lines[:count]]
     out.extend("" for _ in range(count - len(out)))
-    return out
+    return tuple(out)

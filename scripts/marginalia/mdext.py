@@ -177,9 +177,14 @@ class CodeBlock(_DataBlock):
                         f'{html.escape(n.title)}</a> <span class="mg-muted">(lines {n.start}–{n.end})</span></li>'
                         for n in notes)
         note_list = f'<ul class="mg-excerpt__notes">{items}</ul>' if items else ""
-        _attach(block, f'<div class="mg-excerpt__inner">{caption}'
-                       f'<div class="mg-code mg-code--excerpt highlight no-copy" style="counter-reset: mgl {start - 1}">'
-                       f'<pre><code>{body}</code></pre></div>{note_list}</div>')
+        _attach(block, f'<div class="mg-excerpt__inner">{caption}</div>')
+        # The lines go in as raw HTML: a `pre > code` element in the tree would be taken by
+        # pymdownx.highlight for an indented code block and re-highlighted as plain text.
+        code = etree.SubElement(block[-1], "div", {"class": "mg-code mg-code--excerpt highlight no-copy",
+                                                    "style": f"counter-reset: mgl {start - 1}"})
+        etree.SubElement(code, "p").text = self.md.htmlStash.store(f"<pre><code>{body}</code></pre>")
+        if note_list:
+            _attach(block[-1], note_list)
 
 
 class CallMapBlock(_DataBlock):

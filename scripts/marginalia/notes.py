@@ -285,16 +285,25 @@ def note_files(annotations: Path) -> list[Path]:
     return sorted(p for p in annotations.glob("*/**/*.md") if p.is_file())
 
 
-def load_notes(annotations: Path, root: Path) -> NoteSet:
+def load_notes(annotations: Path, root: Path, memo: dict | None = None) -> NoteSet:
+    """Read every note file. ``memo`` (kept by a preview server between rebuilds) maps a
+    file's (path, mtime, size) to what reading it gave, so only edited notes are re-read."""
     result = NoteSet()
     for path in note_files(annotations):
         display = path.relative_to(root).as_posix()
-        outcome = read_note(path, display)
+        stat = path.stat()
+        key = (display, stat.st_mtime_ns, stat.st_size)
+        if memo is not None and key in memo:
+            outcome = memo[key]
+        else:
+            outcome = read_note(path, display)
+            if memo is not None:
+                memo[key] = outcome
         if isinstance(outcome, Note):
             result.notes.append(outcome)
             continue
         item, problems = outcome
-        result.problems.extend(problems)
+        result.problems.extend(list(problems))
         if isinstance(item, BrokenNote):
             result.broken.append(item)
         else:

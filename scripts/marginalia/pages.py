@@ -16,7 +16,8 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import groupby
 
 from . import urls
@@ -58,6 +59,13 @@ class PageContext:
     bibliography: Bibliography
     renderer: BodyRenderer
     preview: bool = False
+    note_html: dict = field(default_factory=dict)
+    """Rendered notes by everything they depend on; reused across preview rebuilds."""
+
+    @cached_property
+    def link_targets(self) -> tuple:
+        """What any note's links can depend on: where every note lives and what it is called."""
+        return tuple((n.id, n.codebase, n.path, n.title) for n in self.notes.notes)
 
 
 def _e(text: str) -> str:
@@ -122,6 +130,13 @@ def render_note(note: Note, ctx: PageContext, page_url: str, problems: list[Prob
     """One note as an ``<article>``: header, body, citations, links, and any problems.
     ``lines_href`` is where "Lines a–b" points: "" for the lines on this page, a URL (the
     upstream file, when it is not extracted here), or None for no link."""
+    key = (note, note.field_lines.get("id"), page_url, tuple(problems), lines_href, ctx.link_targets)
+    if key not in ctx.note_html:
+        ctx.note_html[key] = _render_note(note, ctx, page_url, problems, lines_href)
+    return ctx.note_html[key]
+
+
+def _render_note(note: Note, ctx: PageContext, page_url: str, problems: list[Problem], lines_href: str | None) -> str:
     anchor = urls.note_anchor(note.id)
     body = ctx.renderer.render(note.body, LinkResolver(ctx, page_url, note))
     label = _range_label(note.start, note.end).capitalize()

@@ -90,6 +90,16 @@ class Inputs:
 
 
 @dataclass
+class Session:
+    """What a long-lived process (the preview server) keeps between rebuilds: parsed note
+    files by mtime, rendered note HTML by input, and the Markdown renderer."""
+
+    note_files: dict = field(default_factory=dict)
+    note_html: dict = field(default_factory=dict)
+    renderer: BodyRenderer | None = None
+
+
+@dataclass
 class Result:
     inputs: Inputs
     written: list[str] = field(default_factory=list)
@@ -108,12 +118,12 @@ def missing_lines(manifest: Manifest, sources: dict[tuple[str, str], SourceText]
     return lines
 
 
-def load_inputs(project: Project) -> Inputs:
+def load_inputs(project: Project, session: Session | None = None) -> Inputs:
     """Read and check everything the pages are made from. Raises only for unusable inputs."""
     manifest = load_manifest(project.manifest_path)
     sources = load_sources(manifest, project.cache)
     bibliography = load_bibliography(project.bibliography, display="annotations/bibliography.json")
-    notes = load_notes(project.annotations, project.root)
+    notes = load_notes(project.annotations, project.root, session.note_files if session else None)
     check_notes(notes, CheckContext(manifest, sources, bibliography, glossary_terms(project.glossary)))
     return Inputs(manifest, sources, notes, bibliography)
 
@@ -151,11 +161,14 @@ def write_pages(target: Path, pages: list[Page]) -> tuple[list[str], list[str]]:
     return written, removed
 
 
-def generate(project: Project, options: Options) -> Result:
-    inputs = load_inputs(project)
+def generate(project: Project, options: Options, session: Session | None = None) -> Result:
+    session = session or Session()
+    inputs = load_inputs(project, session)
     enforce(inputs, options)
+    if session.renderer is None:
+        session.renderer = BodyRenderer.for_site(project.mkdocs_yml)
     ctx = PageContext(inputs.manifest, inputs.sources, inputs.notes, inputs.bibliography,
-                      BodyRenderer.for_site(project.mkdocs_yml), preview=options.preview)
+                      session.renderer, preview=options.preview, note_html=session.note_html)
     pages = all_pages(ctx)
     written, removed = write_pages(project.generated, pages)
     return Result(inputs, written, removed, len(pages))
