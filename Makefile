@@ -76,13 +76,19 @@ test: $(VENV)/.test-stamp browser-deps
 screenshots: site $(VENV)/.test-stamp browser-deps
 	$(PY) scripts/screenshots.py site
 
-bench: $(VENV)/.test-stamp browser-deps
-	$(PY) scripts/bench.py
+.cache/bench-venv/.stamp: requirements/bench.txt
+	$(PYTHON) -m venv .cache/bench-venv
+	.cache/bench-venv/bin/pip install --quiet --require-hashes --no-deps -r requirements/bench.txt
+	@touch $@
+
+bench: $(VENV)/.test-stamp browser-deps .cache/bench-venv/.stamp
+	$(PY) -m marginalia extract --allow-missing
+	$(PY) scripts/bench.py $(BENCH_ARGS)
 
 # Regenerate the hashed lock files after editing requirements/*.in.
 lock:
 	$(PYTHON) -m venv .cache/piptools && .cache/piptools/bin/pip install --quiet pip-tools==7.6.2
-	cd requirements && for name in site test; do \
+	cd requirements && for name in site test bench; do \
 	  PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= ../.cache/piptools/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
 	    --strip-extras --index-url https://pypi.org/simple --no-emit-index-url -o $$name.txt $$name.in; done
 

@@ -92,3 +92,11 @@ def test_disagreements_between_article_and_code_have_notes():
         assert note_id in bodies, note_id
         for word in words:
             assert word in bodies[note_id], (note_id, word)
+
+
+def test_contributing_guide_shows_two_real_notes_verbatim():
+    guide = (ROOT / "CONTRIBUTING.md").read_text()
+    examples = re.findall(r"`(annotations/[^`]+\.md)`:\n\n````markdown\n(.*?)````", guide, flags=re.S)
+    assert len(examples) == 2
+    for path, text in examples:
+        assert (ROOT / path).read_text() == text, f"CONTRIBUTING.md's copy of {path} is out of date"
