@@ -91,7 +91,8 @@ def baseline_project(tmp: Path) -> Path:
     shutil.copytree(ROOT / "docs", docs, ignore=shutil.ignore_patterns("code", "overrides"))
     for page in docs.glob("*.md"):
         page.write_text(strip_directives(page.read_text()))
-    shutil.copy(ROOT / "README.md", root / "README.md")
+    for name in ("README.md", "CONTRIBUTING.md"):
+        shutil.copy(ROOT / name, root / name)
     config = yaml.load((ROOT / "mkdocs.yml").read_text(), Loader=_ConfigLoader)
     config.pop("hooks", None)
     config.pop("watch", None)
@@ -234,6 +235,7 @@ def synthetic_margin_site(tmp: Path) -> Path:
         start = 1 + i * 19
         notes[f"gpt-2/n{i:03d}.md"] = note_text(f"n{i:03d}", "gpt-2", "src/big.py", f"{start}-{start + 6}",
                                                 lines[start - 1], cls=("model", "application", "boundary")[i % 3])
+    (tmp / "margin").mkdir(exist_ok=True)
     root = make_project(tmp / "margin", {"gpt-2": {"src/big.py": text}}, notes)
     result = subprocess.run([sys.executable, "-m", "marginalia", "--root", str(root), "build"], env=ENV,
                             capture_output=True, text=True)
@@ -260,7 +262,8 @@ def scale_project(tmp: Path, factor: int) -> Path:
     shutil.copytree(ROOT / "docs" / "assets", root / "docs" / "assets", ignore=shutil.ignore_patterns("screenshots"))
     (root / "scripts").symlink_to(ROOT / "scripts")
     shutil.copy(ROOT / "annotations" / "bibliography.json", root / "annotations")
-    shutil.copy(ROOT / "docs" / "glossary.md", root / "docs")
+    for page in ("glossary.md", "about.md"):
+        shutil.copy(ROOT / "docs" / page, root / "docs")
     (root / "docs" / "index.md").write_text("# Scale test\n")
     config = yaml.load((ROOT / "mkdocs.yml").read_text(), Loader=_ConfigLoader)
     config["site_url"] = "http://127.0.0.1:8000/"
@@ -346,6 +349,11 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmark.md")
     args = parser.parse_args()
     rows: list[Row] = []
+
+    def report(row: Row) -> None:  # progress as it comes: a full run takes a while
+        print(f"  {row.measure}: {row.ours} | {row.baseline} | {row.ratio}", file=sys.stderr, flush=True)
+        rows.append(row)
+
     tmp = Path(tempfile.mkdtemp(prefix="marginalia-bench-"))
     print(f"working in {tmp}", file=sys.stderr)
 
@@ -355,17 +363,17 @@ def main() -> int:
     baseline_root = baseline_project(tmp)
     plain = statistics.median(timed(mkdocs("build", "--strict"), baseline_root, args.runs))
     ratio = ours / plain
-    rows.append(Row(f"Full build, warm source cache (median of {args.runs})", fmt(ours), f"plain Material {fmt(plain)}",
+    report(Row(f"Full build, warm source cache (median of {args.runs})", fmt(ours), f"plain Material {fmt(plain)}",
                     f"{ratio:.2f}×", "≤ 1.5×", "yes" if ratio <= 1.5 else "no"))
     if Path(args.pycco).exists():
         pycco = statistics.median(pycco_times(args.pycco, tmp, args.runs))
-        rows.append(Row("Full build against Pycco (same .py files)", fmt(ours), f"Pycco {fmt(pycco)}", f"{ours / pycco:.1f}×"))
+        report(Row("Full build against Pycco (same .py files)", fmt(ours), f"Pycco {fmt(pycco)}", f"{ours / pycco:.1f}×"))
     else:
-        rows.append(Row("Full build against Pycco", fmt(ours), f"Pycco not installed ({args.pycco})"))
+        report(Row("Full build against Pycco", fmt(ours), f"Pycco not installed ({args.pycco})"))
 
     # 4: edit latency
     edit = statistics.median(serve_edit_latency(args.runs))
-    rows.append(Row(f"Note saved → rebuilt page, `mkdocs serve --dirty` (median of {args.runs})", fmt(edit),
+    report(Row(f"Note saved → rebuilt page, `mkdocs serve --dirty` (median of {args.runs})", fmt(edit),
                     target="≤ 2 s", met="yes" if edit <= 2 else "no"))
 
     # 5: page weight
@@ -376,7 +384,7 @@ def main() -> int:
     ours_raw, ours_gz = page_weight(ours_site, largest)
     base_raw, base_gz = page_weight(baseline_root / "site", plain_page)
     for label, a, b in (("raw", ours_raw, base_raw), ("gzipped", ours_gz, base_gz)):
-        rows.append(Row(f"Largest annotated page, HTML+CSS+JS {label} (`{relative.parent.as_posix()}`)",
+        report(Row(f"Largest annotated page, HTML+CSS+JS {label} (`{relative.parent.as_posix()}`)",
                         f"{a / 1024:.0f} KiB", f"{b / 1024:.0f} KiB", f"{a / b:.2f}×", "≤ 1.3×", "yes" if a / b <= 1.3 else "no"))
 
     # 6: chromium
@@ -385,13 +393,13 @@ def main() -> int:
     synthetic = browser_metrics(margin_site, ["code/gpt-2/src/big.py/"])
     real = metrics[relative.parent.as_posix() + "/"]
     big = synthetic["code/gpt-2/src/big.py/"]
-    rows.append(Row("Script time on the largest page (init: filter, ranges, joins)", f"{real['init']:.1f} ms"))
-    rows.append(Row("Margin placement, 2,000 lines with 100 notes: script time", f"{big['init']:.1f} ms",
+    report(Row("Script time on the largest page (init: filter, ranges, joins)", f"{real['init']:.1f} ms"))
+    report(Row("Margin placement, 2,000 lines with 100 notes: script time", f"{big['init']:.1f} ms",
                     target="≤ 50 ms", met="yes" if big["init"] <= 50 else "no"))
-    rows.append(Row("… re-placing all 100 notes after a filter toggle (style + layout)", f"{big['replace']:.1f} ms",
+    report(Row("… re-placing all 100 notes after a filter toggle (style + layout)", f"{big['replace']:.1f} ms",
                     target="≤ 50 ms", met="yes" if big["replace"] <= 50 else "no"))
     cls = max(real["cls"], big["cls"])
-    rows.append(Row("Cumulative layout shift after load", f"{cls:.3f}", target="0", met="yes" if cls == 0 else "no"))
+    report(Row("Cumulative layout shift after load", f"{cls:.3f}", target="0", met="yes" if cls == 0 else "no"))
 
     # 7: scale
     scales = [int(s) for s in args.scales.split(",") if s]
@@ -403,7 +411,7 @@ def main() -> int:
     for factor, elapsed, pages, notes in results:
         per_page = elapsed / pages * 1000
         growth = elapsed / base_time / (factor / base_factor)
-        rows.append(Row(f"Scale ×{factor}: {pages} code pages, {notes} notes", fmt(elapsed),
+        report(Row(f"Scale ×{factor}: {pages} code pages, {notes} notes", fmt(elapsed),
                         f"{per_page:.0f} ms per page", f"{growth:.2f}× linear", "linear growth",
                         "yes" if growth <= 1.25 else "no"))
     shutil.rmtree(tmp, ignore_errors=True)

@@ -65,6 +65,7 @@ class _Module:
     code_class: CodeClass
     tree: ast.Module
     functions: dict[str, Function] = field(default_factory=dict)  # qualname -> function
+    nodes: dict[str, ast.AST] = field(default_factory=dict)  # qualname -> its definition
     classes: dict[str, ast.ClassDef] = field(default_factory=dict)
     imports: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # alias -> (module, name)
     star: list[str] = field(default_factory=list)
@@ -81,6 +82,7 @@ def _collect(module: _Module) -> None:
                 qualname = f"{prefix}{child.name}"
                 module.functions[qualname] = Function(module.codebase, module.path, qualname, child.lineno,
                                                       child.end_lineno or child.lineno, module.code_class)
+                module.nodes[qualname] = child
             elif isinstance(child, ast.ClassDef):
                 module.classes[f"{prefix}{child.name}"] = child
                 visit(child, f"{prefix}{child.name}.")
@@ -191,17 +193,9 @@ class CallGraph:
                     by_name[(module.codebase, qualname.rsplit(".", 1)[-1])].append(function)
         for module in self.modules:
             for qualname, function in module.functions.items():
-                node = self._node(module, function)
-                if node is None:
-                    continue
+                node = module.nodes[qualname]
                 klass = qualname.rsplit(".", 1)[0] if "." in qualname else None
                 yield from self._calls_in(module, function, node, klass, by_name)
-
-    def _node(self, module: _Module, function: Function) -> ast.AST | None:
-        for node in ast.walk(module.tree):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.lineno == function.start:
-                return node
-        return None
 
     def _calls_in(self, module, function, node, klass, by_name):
         local_defs = {n.name for n in ast.walk(node) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n is not node}

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from markdown import Markdown
+from markdown.preprocessors import Preprocessor
 from markdown.util import AtomicString
 from pymdownx.blocks import BlocksExtension
 from pymdownx.blocks.block import Block
@@ -45,6 +46,7 @@ from .concordance import coverage, load_rows
 from .diagram import call_diagram
 from .highlight import highlight_lines
 from .manifest import CodeClass
+from .pages import RAW_HTML_MARKER
 from .problems import InputError
 from .site import Inputs, Project, load_inputs
 
@@ -293,10 +295,29 @@ class ConcordanceBlock(_DataBlock):
                        f'<th scope="col">Class and notes</th></tr></thead><tbody>{"".join(body)}</tbody></table>')
 
 
+class _GeneratedHTML(Preprocessor):
+    """Pass the generated code pages' HTML through untouched. Everything after the marker
+    line is final, sanitised HTML; parsing it again as Markdown's raw HTML would only cost
+    time (it is most of a code page) and could change it."""
+
+    def run(self, lines: list[str]) -> list[str]:
+        try:
+            index = lines.index(RAW_HTML_MARKER)
+        except ValueError:
+            return lines
+        placeholder = self.md.htmlStash.store("\n".join(lines[index + 1:]))
+        return [*lines[:index], "", placeholder, ""]
+
+
 class MarginaliaExtension(BlocksExtension):
     def __init__(self, *args, **kwargs):
         self.config = {"root": [".", "Project root (where sources.toml and annotations/ are)."]}
         super().__init__(*args, **kwargs)
+
+    def extendMarkdown(self, md: Markdown) -> None:
+        # after normalize_whitespace (30), which strips the placeholder markers; before html_block (20)
+        md.preprocessors.register(_GeneratedHTML(md), "marginalia-generated-html", 25)
+        super().extendMarkdown(md)
 
     def extendMarkdownBlocks(self, md: Markdown, block_mgr) -> None:
         for block in (BibliographyBlock, CodeBlock, CallMapBlock, FileClassesBlock, ConcordanceBlock):

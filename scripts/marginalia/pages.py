@@ -29,6 +29,9 @@ from .notes import BrokenNote, Note, NoteSet
 from .problems import Problem
 from .sources import SourceText
 
+# The Markdown extension (mdext) passes what follows this line through as final HTML.
+RAW_HTML_MARKER = "<!-- marginalia:raw-html -->"
+
 CLASS_CODES = {CodeClass.model: "cm", CodeClass.application: "ca", CodeClass.boundary: "cb"}
 
 # Our own one-line glosses of the article's definitions; the article is cited, not quoted.
@@ -327,7 +330,7 @@ def code_page(codebase_id: str, file: SourceFile, ctx: PageContext) -> Page:
         main += render_code(highlight_lines(source.text, file.path), placeable, ctx, page_url, problems)
     head.append(_legend(page_url))
     head.append(_chips(notes))
-    content = "\n".join(head) + "\n" + main + "\n</div>\n"
+    content = RAW_HTML_MARKER + "\n" + "\n".join(head) + "\n" + main + "\n</div>\n"
     title = f"{file.path} · {codebase.title}"
     description = f"{codebase.title}: {file.path}, pinned at {ctx.manifest.pin_of(codebase_id, file).label}, with {len(notes)} margin notes."
     return Page(f"code/{codebase_id}/{file.path}.md", _front_matter(title, description, ("navigation", "toc")) + content)
