@@ -33,15 +33,8 @@ NOTE_SPECS = [
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("browser")
-    notes = {f"gpt-2/{spec[0]}.md": _note(*spec) for spec in NOTE_SPECS}
-    root = make_project(tmp, {"gpt-2": {"src/long.py": LONG, "src/short.py": "x = 1\n"}}, notes)
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "SOURCE_DATE_EPOCH": "1700000000"}
-    result = subprocess.run([sys.executable, "-m", "marginalia", "--root", str(root), "build"], env=env,
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr
-    with serve(root / "site") as url:
+def site(browser_site):
+    with serve(browser_site) as url:
         yield url
 
 
