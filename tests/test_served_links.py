@@ -40,4 +40,4 @@ def test_linkchecker_finds_no_broken_link_or_anchor_on_the_served_site(browser_s
     # every page and anchor was visited (verbose output logs valid URLs too)
     checked = {r["urlname"] for r in rows}
     assert len(rows) > 100, result.stderr[-2000:]
-    assert any("#note-n-h" in u for u in checked) and any("#L" in u for u in checked)
+    assert any("#note-" in u for u in checked)
