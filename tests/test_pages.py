@@ -96,3 +96,17 @@ def test_note_html_is_sanitised_and_links_resolved():
     assert 'href="#L7-L9"' in softmax
     raw = html[html.index('id="note-demo-b15"'):]
     assert "onerror" not in raw[: raw.index("</article>")]
+
+
+def test_highlight_cache_gives_the_same_lines_and_survives_corruption(tmp_path, monkeypatch):
+    from marginalia import highlight
+
+    cache = highlight.HighlightCache(tmp_path)
+    first = cache(SAMPLE_PY, "x.py")
+    assert first == highlight_lines(SAMPLE_PY, "x.py")
+    (stored,) = tmp_path.glob("*.json")
+    calls = []
+    monkeypatch.setattr(highlight, "highlight_lines", lambda *a: calls.append(a) or ("changed",))
+    assert highlight.HighlightCache(tmp_path)(SAMPLE_PY, "x.py") == first and calls == []  # read from disk
+    stored.write_text("{not json")
+    assert highlight.HighlightCache(tmp_path)(SAMPLE_PY, "x.py") == ("changed",) and len(calls) == 1

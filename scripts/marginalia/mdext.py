@@ -63,24 +63,16 @@ class _Data:
     root: Path
 
 
-_CACHE: dict[Path, tuple[tuple, _Data]] = {}
-
-
-def _fingerprint(root: Path) -> tuple:
-    paths = [root / "sources.toml", *sorted((root / "annotations").rglob("*")),
-             *sorted(Project(root).cache.files.rglob("*"))]
-    return tuple((str(p), p.stat().st_mtime_ns) for p in paths if p.is_file())
+_GRAPH: list[tuple[Inputs, CallGraph]] = []  # the call graph of the inputs last seen
 
 
 def _data(root: str) -> _Data:
-    """Project data, read once per change (many pages use blocks in one build)."""
+    """Project data; `load_inputs` caches it per process, so the hook and every page share it."""
     path = Path(root).resolve()
-    key = _fingerprint(path)
-    cached = _CACHE.get(path)
-    if cached is None or cached[0] != key:
-        inputs = load_inputs(Project(path))
-        _CACHE[path] = (key, _Data(inputs, CallGraph(inputs.manifest, inputs.sources), path))
-    return _CACHE[path][1]
+    inputs = load_inputs(Project(path))
+    if not _GRAPH or _GRAPH[0][0] is not inputs:
+        _GRAPH[:] = [(inputs, CallGraph(inputs.manifest, inputs.sources))]
+    return _Data(inputs, _GRAPH[0][1], path)
 
 
 def _md_link(codebase: str, path: str, fragment: str = "") -> str:

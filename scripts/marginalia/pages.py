@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import groupby
@@ -64,6 +64,8 @@ class PageContext:
     preview: bool = False
     note_html: dict = field(default_factory=dict)
     """Rendered notes by everything they depend on; reused across preview rebuilds."""
+    highlight: Callable[[str, str], tuple[str, ...]] = highlight_lines
+    """Highlighting, possibly through the on-disk HighlightCache."""
 
     @cached_property
     def link_targets(self) -> tuple:
@@ -327,7 +329,7 @@ def code_page(codebase_id: str, file: SourceFile, ctx: PageContext) -> Page:
             body = "".join(render_note(n, ctx, page_url, problems.get(n.file, []), lines_href=None) for n in unplaceable)
             main += (f'<div class="admonition failure mg-unplaced" role="alert"><p class="admonition-title">'
                      f'Notes that point outside this file</p>{body}</div>')
-        main += render_code(highlight_lines(source.text, file.path), placeable, ctx, page_url, problems)
+        main += render_code(ctx.highlight(source.text, file.path), placeable, ctx, page_url, problems)
     head.append(_legend(page_url))
     head.append(_chips(notes))
     content = RAW_HTML_MARKER + "\n" + "\n".join(head) + "\n" + main + "\n</div>\n"

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .bibliography import Bibliography, load_bibliography
 from .manifest import Manifest, load_manifest
+from .highlight import HighlightCache
 from .markup import BodyRenderer
 from .notes import CheckContext, NoteSet, check_notes, glossary_terms, load_notes
 from .pages import Page, PageContext, all_pages
@@ -118,8 +119,37 @@ def missing_lines(manifest: Manifest, sources: dict[tuple[str, str], SourceText]
     return lines
 
 
+def _fingerprint(project: Project) -> tuple:
+    """Names, times and sizes of every input file: equal fingerprints, equal inputs."""
+    paths = [project.manifest_path, project.glossary, *project.annotations.rglob("*"), *project.cache.files.rglob("*")]
+    out = []
+    for path in sorted(paths):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        out.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return tuple(out)
+
+
+# Inputs already read in this process, by project root. A pure cache (keyed by every input
+# file's time and size): in one `mkdocs build`, the hook and the Markdown directives read the
+# same inputs, and a preview server re-reads them only after an edit.
+_INPUTS: dict[Path, tuple[tuple, "Inputs"]] = {}
+
+
 def load_inputs(project: Project, session: Session | None = None) -> Inputs:
     """Read and check everything the pages are made from. Raises only for unusable inputs."""
+    key = _fingerprint(project)
+    cached = _INPUTS.get(project.root)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    inputs = _read_inputs(project, session)
+    _INPUTS[project.root] = (key, inputs)
+    return inputs
+
+
+def _read_inputs(project: Project, session: Session | None) -> Inputs:
     manifest = load_manifest(project.manifest_path)
     sources = load_sources(manifest, project.cache)
     bibliography = load_bibliography(project.bibliography, display="annotations/bibliography.json")
@@ -168,7 +198,8 @@ def generate(project: Project, options: Options, session: Session | None = None)
     if session.renderer is None:
         session.renderer = BodyRenderer.for_site(project.mkdocs_yml)
     ctx = PageContext(inputs.manifest, inputs.sources, inputs.notes, inputs.bibliography,
-                      session.renderer, preview=options.preview, note_html=session.note_html)
+                      session.renderer, preview=options.preview, note_html=session.note_html,
+                      highlight=HighlightCache(project.cache.root / "highlight"))
     pages = all_pages(ctx)
     written, removed = write_pages(project.generated, pages)
     return Result(inputs, written, removed, len(pages))
