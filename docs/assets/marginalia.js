@@ -89,8 +89,9 @@
     var range = parseRange(hash);
     selectLines(file, range, scroll && range && range[0] !== range[1]);
     if (hash.indexOf("#note-") === 0) {
-      var note = document.getElementById(decodeURIComponent(hash.slice(1)));
-      if (note && note.classList.contains("mg-note")) {
+      var target = document.getElementById(decodeURIComponent(hash.slice(1)));
+      var note = target && target.closest(".mg-note");  // the note, or its title (search results)
+      if (note) {
         openNote(note);
         if (scroll) note.scrollIntoView({ block: "start" });
       }

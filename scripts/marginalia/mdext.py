@@ -176,7 +176,7 @@ class CodeBlock(_DataBlock):
         # pymdownx.highlight for an indented code block and re-highlighted as plain text.
         code = etree.SubElement(block[-1], "div", {"class": "mg-code mg-code--excerpt highlight no-copy",
                                                     "style": f"counter-reset: mgl {start - 1}"})
-        etree.SubElement(code, "p").text = self.md.htmlStash.store(f"<pre><code>{body}</code></pre>")
+        etree.SubElement(code, "p").text = self.md.htmlStash.store(f"<pre data-search-exclude><code>{body}</code></pre>")
         if note_list:
             _attach(block[-1], note_list)
 

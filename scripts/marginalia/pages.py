@@ -67,10 +67,30 @@ class PageContext:
     highlight: Callable[[str, str], tuple[str, ...]] = highlight_lines
     """Highlighting, possibly through the on-disk HighlightCache."""
 
+    # Indexes built once per build: pages and notes look things up here, never by scanning
+    # every note (which made large corpora quadratic; see docs/benchmark.md).
     @cached_property
-    def link_targets(self) -> tuple:
-        """What any note's links can depend on: where every note lives and what it is called."""
-        return tuple((n.id, n.codebase, n.path, n.title) for n in self.notes.notes)
+    def link_targets(self) -> int:
+        """A digest of what any note's links can depend on: where every note is and its title."""
+        return hash(tuple((n.id, n.codebase, n.path, n.title) for n in self.notes.notes))
+
+    @cached_property
+    def notes_by_id(self) -> dict[str, Note]:
+        return self.notes.by_id()
+
+    @cached_property
+    def notes_by_file(self) -> dict[tuple[str, str], list[Note]]:
+        out: dict[tuple[str, str], list[Note]] = {}
+        for note in self.notes.notes:
+            out.setdefault((note.codebase, note.path), []).append(note)
+        return out
+
+    @cached_property
+    def problems_by_file(self) -> dict[str, list[Problem]]:
+        out: dict[str, list[Problem]] = {}
+        for problem in self.notes.problems:
+            out.setdefault(problem.file, []).append(problem)
+        return out
 
 
 def _e(text: str) -> str:
@@ -104,7 +124,7 @@ class LinkResolver:
         self.ctx = ctx
         self.page_url = page_url
         self.note = note
-        self.notes_by_id = ctx.notes.by_id()
+        self.notes_by_id = ctx.notes_by_id
 
     def __call__(self, href: str) -> str | None:
         scheme, sep, rest = href.partition(":")
@@ -152,11 +172,11 @@ def _render_note(note: Note, ctx: PageContext, page_url: str, problems: list[Pro
     parts = [
         f'<article class="mg-note mg-note--{note.code_class.value}" id="{anchor}" '
         f'data-start="{note.start}" data-end="{note.end}" aria-labelledby="{anchor}-t">',
-        '<header class="mg-note__head">',
-        f'{class_badge(note.code_class)} {lines_link}',
+        # The title is a direct child of the article, so that Material's search makes each
+        # note a section of its own, title and body together (#note-<id>-t).
         f'<h2 class="mg-note__title" id="{anchor}-t"><button type="button" class="mg-note__toggle" '
         f'aria-expanded="true" aria-controls="{anchor}-b">{_e(note.title)}</button></h2>',
-        "</header>",
+        f'<p class="mg-note__head">{class_badge(note.code_class)} {lines_link}</p>',
         f'<div class="mg-note__body" id="{anchor}-b">',
     ]
     if problems:
@@ -180,7 +200,7 @@ def _render_note(note: Note, ctx: PageContext, page_url: str, problems: list[Pro
         parts.append(f'<p class="mg-note__cites"><span class="mg-label">Cites</span> {"; ".join(cites)}</p>')
     if note.see_also:
         links = []
-        notes_by_id = ctx.notes.by_id()
+        notes_by_id = ctx.notes_by_id
         for other_id in note.see_also:
             other = notes_by_id.get(other_id)
             if other is None:
@@ -218,7 +238,9 @@ def _marks(notes: list[Note], lines: int) -> list[str]:
 
 def _code_block(lines: list[str], marks: list[str], start: int, end: int, part: str) -> str:
     body = "".join(_line_html(n, lines[n - 1], marks[n]) for n in range(start, end + 1))
-    return f'<pre class="mg-{part}"><code>{body}</code></pre>'
+    # Code is kept out of the search index: a search finds the notes (each a section of its
+    # own, by its heading) and the page, not arbitrary lines glued to the nearest note.
+    return f'<pre class="mg-{part}" data-search-exclude><code>{body}</code></pre>'
 
 
 def render_code(lines: list[str], notes: list[Note], ctx: PageContext, page_url: str,
@@ -299,10 +321,8 @@ def code_page(codebase_id: str, file: SourceFile, ctx: PageContext) -> Page:
     codebase = ctx.manifest.codebases[codebase_id]
     source = ctx.sources[(codebase_id, file.path)]
     page_url = urls.code_page(codebase_id, file.path)
-    notes = [n for n in ctx.notes.notes if n.codebase == codebase_id and n.path == file.path]
-    problems: dict[str, list[Problem]] = {}
-    for problem in ctx.notes.problems:
-        problems.setdefault(problem.file, []).append(problem)
+    notes = ctx.notes_by_file.get((codebase_id, file.path), [])
+    problems = ctx.problems_by_file
 
     head = [
         f'<div class="mg-file" data-codebase="{_e(codebase_id)}" data-path="{_e(file.path)}">',
@@ -346,7 +366,7 @@ def codebase_index(codebase_id: str, ctx: PageContext) -> Page:
     rows = []
     for file in codebase.files:
         source = ctx.sources[(codebase_id, file.path)]
-        notes = [n for n in ctx.notes.notes if n.codebase == codebase_id and n.path == file.path]
+        notes = ctx.notes_by_file.get((codebase_id, file.path), [])
         href = urls.relative(page_url, urls.code_page(codebase_id, file.path))
         size = str(len(source.lines)) if source.text is not None else '<span class="mg-missing-label">not extracted</span>'
         counts = " ".join(f'<span class="mg-count mg-count--{c.value}" title="{_e(c.label)} notes">'
@@ -371,7 +391,7 @@ def codebase_index(codebase_id: str, ctx: PageContext) -> Page:
 def sources_index(ctx: PageContext) -> Page:
     items = []
     for codebase_id, codebase in ctx.manifest.codebases.items():
-        notes = [n for n in ctx.notes.notes if n.codebase == codebase_id]
+        notes = [n for f in codebase.files for n in ctx.notes_by_file.get((codebase_id, f.path), [])]
         missing = sum(1 for f in codebase.files if ctx.sources[(codebase_id, f.path)].text is None)
         warn = f" — **{missing} files not extracted**" if missing else ""
         items.append(f"- [{codebase.title}]({codebase_id}/index.md) — {codebase.authors}. "
