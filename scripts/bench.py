@@ -451,6 +451,23 @@ How to read the table:
   browser to lay every note out again.
 - Page weight counts the page's HTML and every stylesheet and script it loads, not images, fonts
   (there are none: the site uses system fonts) or the search index (loaded on demand).
+
+What profiling found (and what was fixed) on the way to these numbers:
+
+- The first full build took 2.05× the plain build. cProfile showed most of the difference in
+  Python-Markdown re-parsing each generated code page as raw HTML (`md_in_html`), the directives
+  reading the project's inputs a second time, and a quadratic walk in the call-graph builder.
+  The generated HTML now passes through Markdown untouched (a preprocessor stashes it), the
+  inputs are read once per process, highlighting is cached on disk by content, and the call
+  graph indexes definitions: 13 s became 8 s (1.38×).
+- The first ×100 run grew 1.56× faster than linear. Two causes: per-note look-ups that scanned
+  every note (link resolution, "see also", per-page note lists, and hashing the whole list of
+  link targets for each note), and Material's search plugin keeping every code line in memory.
+  The page stage now builds its indexes once per build, and code is kept out of the search index
+  (a search finds notes, each a section of its own): ×100 became 0.86× linear.
+- A saved note first took 21 s to appear under `mkdocs serve` (a full rebuild). `serve --dirty`,
+  a per-session cache of parsed notes and rendered notes, and rewriting only changed pages bring
+  it to about 1.3 s.
 """
 
 

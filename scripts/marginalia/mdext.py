@@ -44,7 +44,7 @@ from . import urls
 from .callgraph import CallGraph, Function
 from .concordance import coverage, load_rows
 from .diagram import call_diagram
-from .highlight import highlight_lines
+from .highlight import HighlightCache
 from .manifest import CodeClass
 from .pages import RAW_HTML_MARKER
 from .problems import InputError
@@ -162,7 +162,7 @@ class CodeBlock(_DataBlock):
             return
         if not 1 <= start <= end <= len(source.lines):
             return _error(self, block, f"{codebase}/{path}#{anchor} is outside the file ({len(source.lines)} lines)")
-        lines = highlight_lines(source.text, path)[start - 1:end]
+        lines = HighlightCache(Project(data.root).cache.root / "highlight")(source.text, path)[start - 1:end]
         body = "".join(f'<span class="l">{code}</span>' for code in lines)
         notes = [n for n in data.inputs.notes.notes
                  if n.codebase == codebase and n.path == path and n.start <= end and n.end >= start]

@@ -121,15 +121,26 @@ def missing_lines(manifest: Manifest, sources: dict[tuple[str, str], SourceText]
 
 def _fingerprint(project: Project) -> tuple:
     """Names, times and sizes of every input file: equal fingerprints, equal inputs."""
-    paths = [project.manifest_path, project.glossary, *project.annotations.rglob("*"), *project.cache.files.rglob("*")]
-    out = []
-    for path in sorted(paths):
+    out: list[tuple[str, int, int]] = []
+
+    def add(path: str) -> None:
         try:
-            stat = path.stat()
-        except OSError:
-            continue
-        out.append((str(path), stat.st_mtime_ns, stat.st_size))
-    return tuple(out)
+            with os.scandir(path) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        add(entry.path)
+                    else:
+                        stat = entry.stat()
+                        out.append((entry.path, stat.st_mtime_ns, stat.st_size))
+        except NotADirectoryError:
+            stat = os.stat(path)
+            out.append((path, stat.st_mtime_ns, stat.st_size))
+        except FileNotFoundError:
+            pass
+
+    for path in (project.manifest_path, project.glossary, project.annotations, project.cache.files):
+        add(str(path))
+    return tuple(sorted(out))
 
 
 # Inputs already read in this process, by project root. A pure cache (keyed by every input
