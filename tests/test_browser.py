@@ -200,19 +200,27 @@ def test_print_shows_every_note_with_its_lines(page, site):
 
 def test_range_link_works_after_instant_navigation(page, site):
     page.goto(site)
+    assert not page.evaluate("document.documentElement.classList.contains('mg-wide')")
     page.evaluate(f"""() => {{ const a = document.createElement('a'); a.href = 'code/gpt-2/src/long.py/#L100-L104';
         a.id = 'jump'; a.textContent = 'jump'; document.querySelector('.md-content article').appendChild(a); }}""")
     page.click("#jump")
     page.wait_for_function("document.querySelectorAll('.l.is-sel').length > 0")
     assert page.eval_on_selector_all(".l.is-sel", "els => els.map(e => e.id)") == [f"L{n}" for n in range(100, 105)]
     assert page.evaluate("!!document.querySelector('.md-main')")  # stayed inside the single-page app
+    assert page.evaluate("document.documentElement.classList.contains('mg-wide')")  # full width follows
 
 
-def test_no_layout_shift_after_load(browser, site):
+@pytest.mark.parametrize("cpu_slowdown", [1, 8])
+def test_no_layout_shift_after_load(browser, site, cpu_slowdown):
+    # A slow CPU makes Chromium paint the page while it is still being parsed: the layout
+    # must already be final at that first paint (a slow CI machine found the full-width rule
+    # applied only once the code arrived).
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     context.add_init_script(LAYOUT_SHIFT_OBSERVER)
     page = context.new_page()
+    context.new_cdp_session(page).send("Emulation.setCPUThrottlingRate", {"rate": cpu_slowdown})
     page.goto(code_url(site, query="?show=model,boundary"))
+    page.wait_for_load_state("load")
     page.wait_for_timeout(1500)
     assert page.evaluate("window.__cls") == 0
     context.close()

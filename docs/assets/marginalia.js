@@ -128,6 +128,8 @@
   function setUp() {
     nameSearchDialog();
     var file = document.querySelector(".mg-file");
+    // Instant navigation swaps the page without a new <head>: follow the new content.
+    document.documentElement.classList.toggle("mg-wide", !!file);
     CLASSES.forEach(function (c) {
       document.documentElement.classList.toggle("mg-hide-" + c, false);
     });

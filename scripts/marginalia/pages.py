@@ -97,9 +97,11 @@ def _e(text: str) -> str:
     return html.escape(text, quote=True)
 
 
-def _front_matter(title: str, description: str, hide: tuple[str, ...] = ()) -> str:
+def _front_matter(title: str, description: str, hide: tuple[str, ...] = (), wide: bool = False) -> str:
     lines = ["---", f"title: {json.dumps(title, ensure_ascii=False)}",
              f"description: {json.dumps(description, ensure_ascii=False)}"]
+    if wide:  # read by overrides/main.html: the page is laid out full width before its first paint
+        lines.append("mg_layout: wide")
     if hide:
         lines.append("hide:")
         lines.extend(f"  - {item}" for item in hide)
@@ -355,7 +357,7 @@ def code_page(codebase_id: str, file: SourceFile, ctx: PageContext) -> Page:
     content = RAW_HTML_MARKER + "\n" + "\n".join(head) + "\n" + main + "\n</div>\n"
     title = f"{file.path} · {codebase.title}"
     description = f"{codebase.title}: {file.path}, pinned at {ctx.manifest.pin_of(codebase_id, file).label}, with {len(notes)} margin notes."
-    return Page(f"code/{codebase_id}/{file.path}.md", _front_matter(title, description, ("navigation", "toc")) + content)
+    return Page(f"code/{codebase_id}/{file.path}.md", _front_matter(title, description, ("navigation", "toc"), wide=True) + content)
 
 
 # ------------------------------------------------------------------- index pages --
