@@ -459,15 +459,19 @@ What profiling found (and what was fixed) on the way to these numbers:
   reading the project's inputs a second time, and a quadratic walk in the call-graph builder.
   The generated HTML now passes through Markdown untouched (a preprocessor stashes it), the
   inputs are read once per process, highlighting is cached on disk by content, and the call
-  graph indexes definitions: 13 s became 8 s (1.38×).
+  graph indexes definitions: 13 s became 8–9 s (1.38–1.45× over several runs; the
+  plain build's own time varies with the machine's load).
 - The first ×100 run grew 1.56× faster than linear. Two causes: per-note look-ups that scanned
   every note (link resolution, "see also", per-page note lists, and hashing the whole list of
   link targets for each note), and Material's search plugin keeping every code line in memory.
   The page stage now builds its indexes once per build, and code is kept out of the search index
-  (a search finds notes, each a section of its own): ×100 became 0.86× linear.
+  (a search finds notes, each a section of its own): ×100 became 0.78–0.86× linear.
 - A saved note first took 21 s to appear under `mkdocs serve` (a full rebuild). `serve --dirty`,
   a per-session cache of parsed notes and rendered notes, and rewriting only changed pages bring
-  it to about 1.3 s.
+  it to about 1.2–1.4 s.
+- Layout shift was 0 here but 0.144 on a slower CI machine: Chromium painted the code page
+  while still parsing it, before the full-width rule (`:has(.mg-file)`) could match. The page
+  is now marked wide in `<head>`, and the layout-shift test also runs at 8× CPU slowdown.
 """
 
 

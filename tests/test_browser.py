@@ -184,8 +184,9 @@ def test_note_permalink_opens_and_copy_link_copies_it(browser, site):
     page.goto(code_url(site, fragment="#note-n-h"))
     assert page.evaluate("document.querySelector(':target').id") == "note-n-h"
     page.click("#note-n-h .mg-note__copy")
+    # The button says "Copied" once the (asynchronous) clipboard write has finished.
+    page.wait_for_function("document.querySelector('#note-n-h .mg-note__copy').textContent === 'Copied'")
     assert page.evaluate("navigator.clipboard.readText()") == code_url(site, fragment="#note-n-h")
-    assert page.text_content("#note-n-h .mg-note__copy") == "Copied"
     context.close()
 
 
