@@ -79,6 +79,19 @@ def test_broken_links_and_line_ranges_in_the_built_site_are_found(tmp_path):
     assert sorted(b.reason for b in broken) == ["line range outside the file", "no element with id 'note-nope'", "no such file"]
 
 
+def test_a_broken_anchor_in_a_written_page_fails_the_build(tmp_path):
+    # MkDocs's own anchor check is off (it cannot see ids inside generated code pages), so this
+    # is the guard for hand-written pages: the build itself must fail and name the link.
+    root = make_project(tmp_path, FILES, {"gpt-2/a.md": note("demo-a")})
+    reading = root / "docs" / "reading-two-scripts.md"
+    reading.write_text(reading.read_text() + "\nSee [the note](code/gpt-2/src/sample.py.md#note-demo-typo) "
+                       "and [its lines](code/gpt-2/src/sample.py.md#L2-L3).\n")
+    result = marginalia(root, "build")
+    assert result.returncode == 1
+    assert "reading-two-scripts/" in result.stderr and "note-demo-typo" in result.stderr
+    assert "L2-L3" not in result.stderr
+
+
 HOSTILE_BODY = ("Hostile body with payloads: <script>alert(1)</script> <img src=x onerror=alert(2)> "
                 "[x](javascript:alert(3)) <iframe src=https://evil.example></iframe> " + "padding words " * 40)
 
