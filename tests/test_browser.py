@@ -220,8 +220,7 @@ def test_no_layout_shift_after_load(browser, site, cpu_slowdown):
     context.add_init_script(LAYOUT_SHIFT_OBSERVER)
     page = context.new_page()
     context.new_cdp_session(page).send("Emulation.setCPUThrottlingRate", {"rate": cpu_slowdown})
-    page.goto(code_url(site, query="?show=model,boundary"))
-    page.wait_for_load_state("load")
+    page.goto(code_url(site, query="?show=model,boundary"), timeout=120_000)  # slowed down: allow for it
     page.wait_for_timeout(1500)
     assert page.evaluate("window.__cls") == 0
     context.close()
