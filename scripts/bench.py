@@ -84,7 +84,7 @@ def baseline_project(tmp: Path) -> Path:
     """The same site without our machinery: code pages as fenced blocks, no notes."""
     import yaml
 
-    from marginalia.markup import _ConfigLoader
+    from marginalia.markup import read_mkdocs_config
 
     root = tmp / "baseline"
     docs = root / "docs"
@@ -93,7 +93,7 @@ def baseline_project(tmp: Path) -> Path:
         page.write_text(strip_directives(page.read_text()))
     for name in ("README.md", "CONTRIBUTING.md"):
         shutil.copy(ROOT / name, root / name)
-    config = yaml.load((ROOT / "mkdocs.yml").read_text(), Loader=_ConfigLoader)
+    config = read_mkdocs_config(ROOT / "mkdocs.yml")
     config.pop("hooks", None)
     config.pop("watch", None)
     config["site_url"] = "http://127.0.0.1:8000/"
@@ -251,7 +251,7 @@ def scale_project(tmp: Path, factor: int) -> Path:
     each copy made distinct so that nothing is shared by a cache."""
     import yaml
 
-    from marginalia.markup import _ConfigLoader
+    from marginalia.markup import read_mkdocs_config
     from marginalia.sources import sha256_bytes
 
     inputs = load_inputs(Project(ROOT))
@@ -265,11 +265,10 @@ def scale_project(tmp: Path, factor: int) -> Path:
     shutil.copy(ROOT / "docs" / "glossary.md", root / "docs")
     (root / "docs" / "about.md").write_text("# About\n\n## Classes { #classes }\n\n## Pinned sources { #pinned-sources }\n")
     (root / "docs" / "index.md").write_text("# Scale test\n")
-    config = yaml.load((ROOT / "mkdocs.yml").read_text(), Loader=_ConfigLoader)
+    config = read_mkdocs_config(ROOT / "mkdocs.yml")
     config["site_url"] = "http://127.0.0.1:8000/"
     config["nav"] = [{"Home": "index.md"}]
     config["plugins"] = ["search"]
-    config["validation"] = {"omitted_files": "info", "absolute_links": "warn", "unrecognized_links": "warn", "anchors": "info"}
     (root / "mkdocs.yml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
     cache = root / ".cache" / "marginalia" / "files"
     manifest = ["schema = 1"]

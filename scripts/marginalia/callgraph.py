@@ -19,7 +19,6 @@ count as part of the function that encloses them.
 from __future__ import annotations
 
 import ast
-import warnings
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from pathlib import PurePosixPath
 
 from .manifest import CodeClass, Manifest, member_of
 from .sources import SourceText
+from .symbols import parse_python
 
 # Method names too common to resolve by name alone.
 GENERIC = {"__init__", "__call__", "forward", "run", "get", "set", "update", "append", "extend", "load", "save",
@@ -112,9 +112,7 @@ class CallGraph:
             if not file.path.endswith(".py") or source is None or source.text is None:
                 continue
             try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    tree = ast.parse(source.text)
+                tree = parse_python(source.text)
             except SyntaxError:
                 continue
             module = _Module(codebase, file.path, _module_name(member_of(file)), file.code_class, tree)

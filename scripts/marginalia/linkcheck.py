@@ -1,8 +1,8 @@
 """Check every internal link and anchor of the built site, our fragment grammar included.
 
 MkDocs validates links between Markdown pages but cannot know that ``#L10-L20`` is a valid
-fragment (the script turns it into a highlight), so its anchor check is set to ``info`` and
-this check takes over: every ``href`` and ``src`` inside ``site/`` must lead to an existing
+fragment (the script turns it into a highlight), nor see the ids inside generated code pages,
+so its anchor check is off (``validation: anchors: ignore``) and this check takes over: every ``href`` and ``src`` inside ``site/`` must lead to an existing
 file, and every fragment to an element id on that page — or, for ``#L<a>-L<b>``, to a page
 that has both ``L<a>`` and ``L<b>``.
 """

@@ -75,9 +75,14 @@ _ConfigLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
 _ConfigLoader.add_multi_constructor("tag:yaml.org,2002:python/", lambda loader, suffix, node: None)
 
 
+def read_mkdocs_config(mkdocs_yml: Path) -> dict[str, Any]:
+    """mkdocs.yml as plain data, read safely (MkDocs' own tags become None)."""
+    return yaml.load(mkdocs_yml.read_text(encoding="utf-8"), Loader=_ConfigLoader) or {}
+
+
 def site_markdown_extensions(mkdocs_yml: Path) -> tuple[list[str], dict[str, dict[str, Any]]]:
     """The ``markdown_extensions`` of mkdocs.yml, as Python-Markdown arguments."""
-    config = yaml.load(mkdocs_yml.read_text(encoding="utf-8"), Loader=_ConfigLoader) or {}
+    config = read_mkdocs_config(mkdocs_yml)
     names: list[str] = []
     configs: dict[str, dict[str, Any]] = {}
     for item in config.get("markdown_extensions", []) or []:

@@ -46,7 +46,7 @@ from .concordance import coverage, load_rows
 from .diagram import call_diagram
 from .highlight import HighlightCache
 from .manifest import CodeClass
-from .pages import RAW_HTML_MARKER
+from .pages import RAW_HTML_MARKER, class_badge
 from .problems import InputError
 from .site import Inputs, Project, load_inputs
 
@@ -60,7 +60,7 @@ PAGE_URL = "page/"
 class _Data:
     inputs: Inputs
     graph: CallGraph
-    root: Path
+    project: Project
 
 
 _GRAPH: list[tuple[Inputs, CallGraph]] = []  # the call graph of the inputs last seen
@@ -68,16 +68,16 @@ _GRAPH: list[tuple[Inputs, CallGraph]] = []  # the call graph of the inputs last
 
 def _data(root: str) -> _Data:
     """Project data; `load_inputs` caches it per process, so the hook and every page share it."""
-    path = Path(root).resolve()
-    inputs = load_inputs(Project(path))
+    project = Project(Path(root).resolve())
+    inputs = load_inputs(project)
     if not _GRAPH or _GRAPH[0][0] is not inputs:
         _GRAPH[:] = [(inputs, CallGraph(inputs.manifest, inputs.sources))]
-    return _Data(inputs, _GRAPH[0][1], path)
+    return _Data(inputs, _GRAPH[0][1], project)
 
 
 def _md_link(codebase: str, path: str, fragment: str = "") -> str:
     """A link MkDocs rewrites and validates: the generated page's .md path."""
-    return f"code/{codebase}/{path}.md" + (f"#{fragment}" if fragment else "")
+    return urls.code_page_source(codebase, path) + (f"#{fragment}" if fragment else "")
 
 
 def _url(codebase: str, path: str, fragment: str = "") -> str:
@@ -98,18 +98,21 @@ def _attach(parent: etree.Element, markup: str) -> None:
     parent.append(element)
 
 
-def _error(block: Block, parent: etree.Element, message: str) -> None:
+def _error(parent: etree.Element, message: str) -> None:
     log.warning("marginalia directive: %s", message)
     _attach(parent, f'<div class="admonition failure"><p class="admonition-title">Directive error</p>'
                     f'<p>{html.escape(message)}</p></div>')
 
 
-def _badge(code_class: CodeClass) -> str:
-    return f'<span class="mg-badge mg-badge--{code_class.value}">{html.escape(code_class.label)}</span>'
-
-
 class _DataBlock(Block):
+    """A block rendered from project data into one wrapper element."""
+
     ARGUMENT = None
+    WRAPPER: tuple[str, str]  # (tag, class) of that element
+
+    def on_create(self, parent: etree.Element) -> etree.Element:
+        tag, css_class = self.WRAPPER
+        return etree.SubElement(parent, tag, {"class": css_class})
 
     def data(self) -> _Data:
         return _data(self.config["root"])
@@ -119,9 +122,7 @@ class BibliographyBlock(_DataBlock):
     """Every work in annotations/bibliography.json, sorted, each with an anchor ``#<key>``."""
 
     NAME = "bibliography"
-
-    def on_create(self, parent: etree.Element) -> etree.Element:
-        return etree.SubElement(parent, "div", {"class": "mg-bibliography"})
+    WRAPPER = ("div", "mg-bibliography")
 
     def on_end(self, block: etree.Element) -> None:
         bibliography = self.data().inputs.bibliography
@@ -138,21 +139,19 @@ class CodeBlock(_DataBlock):
 
     NAME = "code"
     ARGUMENT = True
-
-    def on_create(self, parent: etree.Element) -> etree.Element:
-        return etree.SubElement(parent, "figure", {"class": "mg-excerpt"})
+    WRAPPER = ("figure", "mg-excerpt")
 
     def on_end(self, block: etree.Element) -> None:
         match = _RANGE.match(self.argument.strip())
         if not match:
-            return _error(self, block, f"'{self.argument}': write /// code | <codebase>/<path>#L<start>-L<end>")
+            return _error(block, f"'{self.argument}': write /// code | <codebase>/<path>#L<start>-L<end>")
         codebase, path = match["codebase"], match["path"]
         start = int(match["start"])
         end = int(match["end"] or start)
         data = self.data()
         source = data.inputs.sources.get((codebase, path))
         if source is None:
-            return _error(self, block, f"{codebase}/{path} is not a presented file (see sources.toml)")
+            return _error(block, f"{codebase}/{path} is not a presented file (see sources.toml)")
         anchor = urls.line_anchor(start, end)
         caption = (f'<figcaption><a href="{_md_link(codebase, path, anchor)}"><code>{html.escape(codebase)}/'
                    f'{html.escape(path)}</code>, lines {start}–{end}</a></figcaption>')
@@ -161,13 +160,13 @@ class CodeBlock(_DataBlock):
                            f'{html.escape(source.absent_reason or "")}</p></div>')
             return
         if not 1 <= start <= end <= len(source.lines):
-            return _error(self, block, f"{codebase}/{path}#{anchor} is outside the file ({len(source.lines)} lines)")
-        lines = HighlightCache(Project(data.root).cache.root / "highlight")(source.text, path)[start - 1:end]
+            return _error(block, f"{codebase}/{path}#{anchor} is outside the file ({len(source.lines)} lines)")
+        lines = HighlightCache(data.project.cache.highlight)(source.text, path)[start - 1:end]
         body = "".join(f'<span class="l">{code}</span>' for code in lines)
         notes = [n for n in data.inputs.notes.notes
                  if n.codebase == codebase and n.path == path and n.start <= end and n.end >= start]
         notes.sort(key=lambda n: (n.start, n.end, n.id))
-        items = "".join(f'<li>{_badge(n.code_class)} <a href="{_md_link(codebase, path, urls.note_anchor(n.id))}">'
+        items = "".join(f'<li>{class_badge(n.code_class)} <a href="{_md_link(codebase, path, urls.note_anchor(n.id))}">'
                         f'{html.escape(n.title)}</a> <span class="mg-muted">(lines {n.start}–{n.end})</span></li>'
                         for n in notes)
         note_list = f'<ul class="mg-excerpt__notes">{items}</ul>' if items else ""
@@ -186,15 +185,13 @@ class CallMapBlock(_DataBlock):
 
     NAME = "call-map"
     ARGUMENT = True
-
-    def on_create(self, parent: etree.Element) -> etree.Element:
-        return etree.SubElement(parent, "figure", {"class": "mg-callmap-figure"})
+    WRAPPER = ("figure", "mg-callmap-figure")
 
     def on_end(self, block: etree.Element) -> None:
         codebase = self.argument.strip()
         data = self.data()
         if codebase not in data.inputs.manifest.codebases:
-            return _error(self, block, f"unknown codebase {codebase!r}")
+            return _error(block, f"unknown codebase {codebase!r}")
         calls = [c for c in data.graph.crossing() if c.caller.codebase == codebase]
         if not calls:
             missing = any(data.inputs.sources[(codebase, f.path)].text is None
@@ -216,10 +213,10 @@ class CallMapBlock(_DataBlock):
         for call in calls:
             caller, callee = call.caller, call.callee
             rows.append(
-                f'<tr><td>{_badge(caller.code_class)} <a href="{_md_link(caller.codebase, caller.path, urls.line_anchor(caller.start, caller.end))}">'
+                f'<tr><td>{class_badge(caller.code_class)} <a href="{_md_link(caller.codebase, caller.path, urls.line_anchor(caller.start, caller.end))}">'
                 f'<code>{html.escape(caller.label)}</code></a></td>'
                 f'<td><a href="{_md_link(caller.codebase, caller.path, urls.line_anchor(call.line))}">line {call.line}</a></td>'
-                f'<td>{_badge(callee.code_class)} <a href="{_md_link(callee.codebase, callee.path, urls.line_anchor(callee.start, callee.end))}">'
+                f'<td>{class_badge(callee.code_class)} <a href="{_md_link(callee.codebase, callee.path, urls.line_anchor(callee.start, callee.end))}">'
                 f'<code>{html.escape(callee.codebase + ": " + callee.label if callee.codebase != codebase else callee.label)}</code></a></td></tr>')
         _attach(block, '<details class="mg-calls"><summary>The same calls as a table</summary><table><thead><tr>'
                        '<th scope="col">Caller</th><th scope="col">Call site</th><th scope="col">Callee</th></tr>'
@@ -230,9 +227,7 @@ class FileClassesBlock(_DataBlock):
     """Every presented file, placed in its class on the map."""
 
     NAME = "file-classes"
-
-    def on_create(self, parent: etree.Element) -> etree.Element:
-        return etree.SubElement(parent, "div", {"class": "mg-file-classes"})
+    WRAPPER = ("div", "mg-file-classes")
 
     def on_end(self, block: etree.Element) -> None:
         manifest = self.data().inputs.manifest
@@ -246,7 +241,7 @@ class FileClassesBlock(_DataBlock):
                         items.append(f'<li><a href="{_md_link(codebase_id, file.path)}"><code>{html.escape(file.path)}</code></a> '
                                      f'<span class="mg-muted">({html.escape(codebase.title)})</span>{note}</li>')
             columns.append(f'<div class="mg-file-classes__col mg-file-classes__col--{code_class.value}">'
-                           f'<h3>{_badge(code_class)}</h3><ul>{"".join(items)}</ul></div>')
+                           f'<h3>{class_badge(code_class)}</h3><ul>{"".join(items)}</ul></div>')
         _attach(block, f'<div class="mg-file-classes__grid">{"".join(columns)}</div>')
 
 
@@ -254,23 +249,21 @@ class ConcordanceBlock(_DataBlock):
     """Each code location the article discusses, where it is, and our notes on it."""
 
     NAME = "concordance"
-
-    def on_create(self, parent: etree.Element) -> etree.Element:
-        return etree.SubElement(parent, "div", {"class": "mg-concordance"})
+    WRAPPER = ("div", "mg-concordance")
 
     def on_end(self, block: etree.Element) -> None:
         data = self.data()
         try:
-            rows = load_rows(data.root / "annotations" / "article-map.toml")
+            rows = load_rows(data.project.annotations / "article-map.toml")
         except InputError as exc:
-            return _error(self, block, str(exc))
+            return _error(block, str(exc))
         body = []
         for cov in coverage(rows, data.inputs.notes.notes):
             row = cov.row
             if row.outside is not None:
                 where, notes = "—", html.escape(row.outside)
             elif (row.codebase, row.path) not in data.inputs.sources:
-                _error(self, block, f"article-map row {row.id}: {row.codebase}/{row.path} is not a presented file")
+                _error(block, f"article-map row {row.id}: {row.codebase}/{row.path} is not a presented file")
                 continue
             else:
                 spans = ", ".join(f"{a}" if a == b else f"{a}–{b}" for a, b in row.spans())
@@ -279,7 +272,7 @@ class ConcordanceBlock(_DataBlock):
                          f'{html.escape(row.path)}</code> {spans}</a>')
                 notes = " ".join(f'<a href="{_md_link(n.codebase, n.path, urls.note_anchor(n.id))}">'
                                  f'{html.escape(n.title)}</a>' for n in cov.notes) or "<strong>no note yet</strong>"
-                notes = f"{_badge(row.code_class)} {notes}"
+                notes = f"{class_badge(row.code_class)} {notes}"
             body.append(f'<tr id="row-{row.id.lower()}-{html.escape((row.path or "x").replace("/", "-"))}"><th scope="row">{row.id}</th>'
                         f'<td>{html.escape(row.cites)}</td><td>{html.escape(row.topic)}</td><td>{where}</td><td>{notes}</td></tr>')
         _attach(block, '<table class="mg-concordance__table"><thead><tr><th scope="col">Row</th><th scope="col">Article</th>'

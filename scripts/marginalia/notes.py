@@ -136,9 +136,6 @@ class NoteSet:
     problems: list[Problem] = field(default_factory=list)
     unverified: list[Note] = field(default_factory=list)
 
-    def problems_in(self, file: str) -> list[Problem]:
-        return [p for p in self.problems if p.file == file]
-
     def by_id(self) -> dict[str, Note]:
         return {n.id: n for n in self.notes}
 
@@ -161,8 +158,7 @@ def _scan_events(yaml_text: str, file: str, first_line: int) -> list[Problem]:
                 problems.append(Problem(file, line, "YAML anchors (&name) are not allowed in notes"))
             explicit = event.tag and not (isinstance(event, ScalarEvent) and event.implicit[0])
             if explicit and event.tag != "!":
-                tag = event.tag if event.tag.startswith("tag:") else event.tag
-                problems.append(Problem(file, line, f"YAML tags ({tag}) are not allowed in notes"))
+                problems.append(Problem(file, line, f"YAML tags ({event.tag}) are not allowed in notes"))
     return problems
 
 
@@ -303,7 +299,7 @@ def load_notes(annotations: Path, root: Path, memo: dict | None = None) -> NoteS
             result.notes.append(outcome)
             continue
         item, problems = outcome
-        result.problems.extend(list(problems))
+        result.problems.extend(problems)
         if isinstance(item, BrokenNote):
             result.broken.append(item)
         else:

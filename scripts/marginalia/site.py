@@ -210,7 +210,7 @@ def generate(project: Project, options: Options, session: Session | None = None)
         session.renderer = BodyRenderer.for_site(project.mkdocs_yml)
     ctx = PageContext(inputs.manifest, inputs.sources, inputs.notes, inputs.bibliography,
                       session.renderer, preview=options.preview, note_html=session.note_html,
-                      highlight=HighlightCache(project.cache.root / "highlight"))
+                      highlight=HighlightCache(project.cache.highlight))
     pages = all_pages(ctx)
     written, removed = write_pages(project.generated, pages)
     return Result(inputs, written, removed, len(pages))
@@ -220,12 +220,9 @@ def site_base_path(project: Project) -> str:
     """The path part of ``site_url`` (``SITE_URL`` overrides it, as in mkdocs.yml)."""
     from urllib.parse import urlsplit
 
-    import yaml
+    from .markup import read_mkdocs_config
 
-    from .markup import _ConfigLoader
-
-    config = yaml.load(project.mkdocs_yml.read_text(encoding="utf-8"), Loader=_ConfigLoader) or {}
-    url = os.environ.get("SITE_URL") or config.get("site_url") or "/"
+    url = os.environ.get("SITE_URL") or read_mkdocs_config(project.mkdocs_yml).get("site_url") or "/"
     return urlsplit(url).path or "/"
 
 

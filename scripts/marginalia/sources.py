@@ -75,6 +75,10 @@ class Cache:
     def files(self) -> Path:
         return self.root / "files"
 
+    @property
+    def highlight(self) -> Path:
+        return self.root / "highlight"
+
     def file_path(self, codebase: str, path: str) -> Path:
         target = (self.files / codebase / path).resolve()
         if not target.is_relative_to(self.files.resolve()):

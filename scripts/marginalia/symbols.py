@@ -64,12 +64,19 @@ def _nested(tree: ast.Module, lineno: int, names: list[str]) -> Span | None:
 
 
 @lru_cache(maxsize=256)
+def parse_python(text: str) -> ast.Module:
+    """``ast.parse``, quiet about upstream code's invalid escapes and the like; cached, since
+    the checker and the call graph read the same files. Raises SyntaxError."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(text)
+
+
+@lru_cache(maxsize=256)
 def _load(path: str, text: str) -> tuple[griffe.Module | None, ast.Module | None, str | None]:
     name = module_name(path)
     try:
-        with warnings.catch_warnings():  # upstream code may have invalid escapes etc.
-            warnings.simplefilter("ignore")
-            tree = ast.parse(text)
+        tree = parse_python(text)
     except SyntaxError as exc:
         return None, None, f"the file does not parse as Python ({exc.msg}, line {exc.lineno})"
     try:

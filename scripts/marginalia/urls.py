@@ -10,6 +10,11 @@ def code_page(codebase: str, path: str) -> str:
     return f"code/{codebase}/{path}/"
 
 
+def code_page_source(codebase: str, path: str) -> str:
+    """The generated Markdown file of a code page, relative to ``docs/`` (what MkDocs links resolve)."""
+    return f"code/{codebase}/{path}.md"
+
+
 def codebase_page(codebase: str) -> str:
     return f"code/{codebase}/"
 
