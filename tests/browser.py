@@ -45,9 +45,21 @@ def run_axe(page) -> list[dict]:
     return [v for v in result if v["impact"] in ("serious", "critical")]
 
 
+# Sums the layout-shift score, and keeps what moved (for the failure message).
 LAYOUT_SHIFT_OBSERVER = """
 window.__cls = 0;
+window.__shifts = [];
 new PerformanceObserver(list => {
-  for (const entry of list.getEntries()) { if (!entry.hadRecentInput) window.__cls += entry.value; }
+  for (const entry of list.getEntries()) {
+    if (entry.hadRecentInput) continue;
+    window.__cls += entry.value;
+    window.__shifts.push({at: Math.round(entry.startTime), score: entry.value, moved: (entry.sources || []).map(s => {
+      const n = s.node, el = n && (n.nodeType === 1 ? n : n.parentElement);
+      return {node: el ? el.tagName.toLowerCase() + (el.className ? '.' + String(el.className).split(' ').join('.') : '')
+                       + (n.nodeType === 3 ? ' (text: ' + n.textContent.slice(0, 30) + ')' : '') : null,
+              from: [s.previousRect.x, s.previousRect.y, s.previousRect.width, s.previousRect.height],
+              to: [s.currentRect.x, s.currentRect.y, s.currentRect.width, s.currentRect.height]};
+    })});
+  }
 }).observe({type: 'layout-shift', buffered: true});
 """

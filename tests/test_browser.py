@@ -211,6 +211,16 @@ def test_range_link_works_after_instant_navigation(page, site):
     assert page.evaluate("document.documentElement.classList.contains('mg-wide')")  # full width follows
 
 
+def test_a_chip_painted_before_its_label_is_parsed_does_not_move(page, site):
+    # What a slow machine can paint: a chip whose label has not arrived yet. It must already
+    # sit where the finished chip sits (a CI run saw it jump 11 px when its label came).
+    page.goto(code_url(site))
+    finished = page.eval_on_selector(".mg-chip--application", "e => { const r = e.getBoundingClientRect(); return [r.top, r.height]; }")
+    half_read = page.eval_on_selector(".mg-chip--application", """e => { e.replaceChildren();
+        const r = e.getBoundingClientRect(); return [r.top, r.height]; }""")
+    assert half_read == finished, (half_read, finished)
+
+
 @pytest.mark.parametrize("cpu_slowdown", [1, 8])
 def test_no_layout_shift_after_load(browser, site, cpu_slowdown):
     # A slow CPU makes Chromium paint the page while it is still being parsed: the layout
@@ -222,7 +232,7 @@ def test_no_layout_shift_after_load(browser, site, cpu_slowdown):
     context.new_cdp_session(page).send("Emulation.setCPUThrottlingRate", {"rate": cpu_slowdown})
     page.goto(code_url(site, query="?show=model,boundary"), timeout=120_000)  # slowed down: allow for it
     page.wait_for_timeout(1500)
-    assert page.evaluate("window.__cls") == 0
+    assert page.evaluate("window.__cls") == 0, page.evaluate("window.__shifts")
     context.close()
 
 
