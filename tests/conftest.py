@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -31,16 +30,12 @@ def isolated_git(request, tmp_path_factory, monkeypatch):
 @pytest.fixture(scope="session")
 def browser_site(tmp_path_factory):
     """A built site (a fixture project) with a 400-line file carrying overlapping notes."""
-    import subprocess
-
     from test_browser import LONG, NOTE_SPECS, _note
-    from helpers import make_project
+    from helpers import make_project, run_marginalia
 
     tmp = tmp_path_factory.mktemp("browser")
     notes = {f"gpt-2/{spec[0]}.md": _note(*spec) for spec in NOTE_SPECS}
     root = make_project(tmp, {"gpt-2": {"src/long.py": LONG, "src/short.py": "x = 1\n"}}, notes)
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "SOURCE_DATE_EPOCH": "1700000000"}
-    result = subprocess.run([sys.executable, "-m", "marginalia", "--root", str(root), "build"], env=env,
-                            capture_output=True, text=True, timeout=600)
+    result = run_marginalia(root, "build")
     assert result.returncode == 0, result.stderr
     return root / "site"

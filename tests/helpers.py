@@ -11,6 +11,7 @@ import io
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import textwrap
 import zipfile
@@ -211,3 +212,11 @@ def make_project(tmp: Path, files: dict[str, dict[str, str]], notes: dict[str, s
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
     return root
+
+
+def run_marginalia(root: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``python -m marginalia --root <root> <args>`` with a fixed build time. The environment is
+    read at call time, so the test's isolated git configuration (conftest) applies."""
+    return subprocess.run([sys.executable, "-m", "marginalia", "--root", str(root), *args], capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "NO_MKDOCS_2_WARNING": "1",
+                                                       "SOURCE_DATE_EPOCH": "1700000000", **(env or {})})

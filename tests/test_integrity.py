@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import filecmp
-import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from helpers import SAMPLE_PY, make_project, note_text
+from helpers import SAMPLE_PY, make_project, note_text, run_marginalia
 from marginalia.linkcheck import check_completeness, check_site
 from marginalia.notes import MAX_NOTE_BYTES, load_notes
 
-ENV = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "SOURCE_DATE_EPOCH": "1700000000"}
 FILES = {"gpt-2": {"src/sample.py": SAMPLE_PY}}
-
-
-def marginalia(root: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "marginalia", "--root", str(root), *args], capture_output=True,
-                          text=True, env=ENV, timeout=600)
 
 
 def note(note_id: str, lines: str = "5-10", quote: str = "def softmax(values):", **kw) -> str:
@@ -41,20 +32,20 @@ def same_tree(a: Path, b: Path) -> list[str]:
 
 def test_two_clean_builds_are_byte_identical(tmp_path):
     root = make_project(tmp_path, FILES, {"gpt-2/a.md": note("demo-a")})
-    assert marginalia(root, "build").returncode == 0
+    assert run_marginalia(root, "build").returncode == 0
     first = tmp_path / "first"
     shutil.copytree(root / "site", first)
     for generated in ("site", "docs/code", ".cache"):
         shutil.rmtree(root / generated)
     time.sleep(1.1)  # a build stamped with the wall clock would now differ
-    result = marginalia(root, "build")
+    result = run_marginalia(root, "build")
     assert result.returncode == 0, result.stderr
     assert same_tree(first, root / "site") == []
 
 
 def test_a_note_missing_from_the_built_site_is_named(tmp_path):
     root = make_project(tmp_path, FILES, {"gpt-2/a.md": note("demo-a"), "gpt-2/b.md": note("demo-b", "7", "top = max(values)")})
-    assert marginalia(root, "build").returncode == 0
+    assert run_marginalia(root, "build").returncode == 0
     page = root / "site/code/gpt-2/src/sample.py/index.html"
     html = page.read_text()
     assert check_completeness(root / "site", ["demo-a", "demo-b"], ["code/gpt-2/src/sample.py/"]) == []
@@ -62,13 +53,13 @@ def test_a_note_missing_from_the_built_site_is_named(tmp_path):
     problems = check_completeness(root / "site", ["demo-a", "demo-b"], ["code/gpt-2/src/sample.py/", "code/gpt-2/gone/"])
     assert problems == ["note 'demo-b' appears 0 times in the built site (expected exactly once)",
                         "the page code/gpt-2/gone/ is missing from the built site"]
-    result = marginalia(root, "linkcheck")
+    result = run_marginalia(root, "linkcheck")
     assert result.returncode == 1 and "demo-b" in result.stderr
 
 
 def test_broken_links_and_line_ranges_in_the_built_site_are_found(tmp_path):
     root = make_project(tmp_path, FILES, {"gpt-2/a.md": note("demo-a")})
-    assert marginalia(root, "build").returncode == 0
+    assert run_marginalia(root, "build").returncode == 0
     checked, broken = check_site(root / "site")
     assert checked > 100 and broken == []
     page = root / "site/index.html"
@@ -86,7 +77,7 @@ def test_a_broken_anchor_in_a_written_page_fails_the_build(tmp_path):
     reading = root / "docs" / "reading-two-scripts.md"
     reading.write_text(reading.read_text() + "\nSee [the note](code/gpt-2/src/sample.py.md#note-demo-typo) "
                        "and [its lines](code/gpt-2/src/sample.py.md#L2-L3).\n")
-    result = marginalia(root, "build")
+    result = run_marginalia(root, "build")
     assert result.returncode == 1
     assert "reading-two-scripts/" in result.stderr and "note-demo-typo" in result.stderr
     assert "L2-L3" not in result.stderr
@@ -103,7 +94,7 @@ def test_hostile_notes_fail_the_strict_build_and_leave_no_output(tmp_path):
         "gpt-2/bad-tags.md": note("demo-tags", extra="tags: ['<b>x</b>']\n"),
     }
     root = make_project(tmp_path, FILES, notes)
-    result = marginalia(root, "build")
+    result = run_marginalia(root, "build")
     assert result.returncode == 1
     assert "annotations/gpt-2/xss.md" in result.stderr and "raw HTML is not allowed" in result.stderr
     assert "annotations/gpt-2/bad-id.md:2: id: String should match pattern" in result.stderr
@@ -113,8 +104,8 @@ def test_hostile_notes_fail_the_strict_build_and_leave_no_output(tmp_path):
 
 def test_hostile_notes_are_inert_in_preview(tmp_path):
     root = make_project(tmp_path, FILES, {"gpt-2/xss.md": note("demo-xss", title="<script>alert(1)</script>", body=HOSTILE_BODY)})
-    assert marginalia(root, "extract").returncode == 0
-    assert marginalia(root, "pages", "--preview").returncode == 0
+    assert run_marginalia(root, "extract").returncode == 0
+    assert run_marginalia(root, "pages", "--preview").returncode == 0
     page = (root / "docs/code/gpt-2/src/sample.py.md").read_text()
     note_html = page[page.index('id="note-demo-xss"'):]
     note_html = note_html[: note_html.index("</article>")]

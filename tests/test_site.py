@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-from helpers import SAMPLE_PY, make_project, note_text
-
-ENV = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "SOURCE_DATE_EPOCH": "1700000000"}
-
-
-def marginalia(root: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "marginalia", "--root", str(root), *args], capture_output=True,
-                          text=True, env={**ENV, **(env or {})}, timeout=600)
+from helpers import SAMPLE_PY, make_project, note_text, run_marginalia
 
 
 FILES = {"gpt-2": {"src/sample.py": SAMPLE_PY, "LICENSE": "MIT licence text\n"},
@@ -26,7 +14,7 @@ NOTES = {"gpt-2/demo-softmax.md": note_text("demo-softmax", "gpt-2", "src/sample
 
 def test_build_produces_a_page_per_file_with_line_anchors(tmp_path):
     root = make_project(tmp_path, FILES, NOTES)
-    result = marginalia(root, "build")
+    result = run_marginalia(root, "build")
     assert result.returncode == 0, result.stderr
     for codebase, files in FILES.items():
         for path, text in files.items():
@@ -42,7 +30,7 @@ def test_build_produces_a_page_per_file_with_line_anchors(tmp_path):
 
 def test_unreachable_upstream_fails_with_one_line_per_codebase(tmp_path):
     root = make_project(tmp_path, FILES, NOTES, unreachable={"twdne", "gpt-2"})
-    result = marginalia(root, "build")
+    result = run_marginalia(root, "build")
     assert result.returncode != 0
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 2, result.stderr
@@ -54,14 +42,14 @@ def test_unreachable_upstream_fails_with_one_line_per_codebase(tmp_path):
 
 def test_opt_in_builds_the_rest_with_a_visible_notice(tmp_path):
     root = make_project(tmp_path, FILES, NOTES, unreachable={"gpt-2"})
-    result = marginalia(root, "build", "--allow-missing")
+    result = run_marginalia(root, "build", "--allow-missing")
     assert result.returncode == 0, result.stderr
     page = (root / "site/code/gpt-2/src/sample.py/index.html").read_text()
     assert "Not extracted" in page and "unverified" in page
     assert 'id="note-demo-softmax"' in page  # the note is listed, not dropped
     assert "not extracted" in (root / "site/code/gpt-2/index.html").read_text()
     assert 'id="L1"' in (root / "site/code/twdne/title_maker_pro/words.py/index.html").read_text()
-    env_result = marginalia(root, "build", env={"MARGINALIA_ALLOW_MISSING": "1"})
+    env_result = run_marginalia(root, "build", env={"MARGINALIA_ALLOW_MISSING": "1"})
     assert env_result.returncode == 0, env_result.stderr
 
 
@@ -69,10 +57,10 @@ def test_a_broken_note_fails_the_strict_build_with_file_and_line(tmp_path):
     notes = dict(NOTES)
     notes["gpt-2/broken.md"] = note_text("demo-broken", "gpt-2", "src/sample.py", "7", "not this line")
     root = make_project(tmp_path, FILES, notes)
-    result = marginalia(root, "build")
+    result = run_marginalia(root, "build")
     assert result.returncode != 0
     assert "annotations/gpt-2/broken.md:6: quote does not match line 7 of src/sample.py" in result.stderr
-    check = marginalia(root, "check")
+    check = run_marginalia(root, "check")
     assert check.returncode == 1
     assert "annotations/gpt-2/broken.md:6: quote does not match" in check.stderr
 
@@ -82,8 +70,8 @@ def test_preview_keeps_building_and_shows_the_broken_note(tmp_path):
     notes["gpt-2/broken.md"] = note_text("demo-broken", "gpt-2", "src/sample.py", "7", "not this line")
     notes["gpt-2/unreadable.md"] = "---\nid: [\n---\nbody\n"
     root = make_project(tmp_path, FILES, notes)
-    assert marginalia(root, "extract").returncode == 0
-    result = marginalia(root, "pages", "--preview")
+    assert run_marginalia(root, "extract").returncode == 0
+    result = run_marginalia(root, "pages", "--preview")
     assert result.returncode == 0, result.stderr
     page = (root / "docs/code/gpt-2/src/sample.py.md").read_text()
     assert 'id="note-demo-broken"' in page and "This note has problems" in page
@@ -94,8 +82,8 @@ def test_preview_keeps_building_and_shows_the_broken_note(tmp_path):
 
 def test_pages_are_rewritten_only_when_they_change(tmp_path):
     root = make_project(tmp_path, FILES, NOTES)
-    assert marginalia(root, "extract").returncode == 0
-    first = marginalia(root, "pages")
+    assert run_marginalia(root, "extract").returncode == 0
+    first = run_marginalia(root, "pages")
     assert first.returncode == 0 and " 0 written" not in first.stderr
-    second = marginalia(root, "pages")
+    second = run_marginalia(root, "pages")
     assert " 0 written, 0 removed" in second.stderr
