@@ -59,10 +59,14 @@ def cmd_check(project: Project, args: argparse.Namespace) -> int:
         print(f"{'warning' if args.allow_missing else 'error'}: {line}", file=sys.stderr)
     for note in notes.unverified:
         print(f"{note.file}: unverified: {note.codebase}/{note.path} is not extracted", file=sys.stderr)
+    if args.reviews:
+        for note, why in notes.unreviewed:
+            print(f"{note.file}:{note.line_of('reviewed') if note.review else 1}: unreviewed: {why}", file=sys.stderr)
     files = len(notes.notes) + len(notes.broken)
     broken = len({p.file for p in notes.problems})
     print(f"check: {files} notes, {broken} with problems ({len(notes.problems)} problems), "
-          f"{len(notes.unverified)} unverified", file=sys.stderr)
+          f"{len(notes.unverified)} unverified, {len(notes.unreviewed)} not reviewed against their pinned file",
+          file=sys.stderr)
     if notes.problems or (notes.unverified and not args.allow_missing):
         return 1
     return 0
@@ -143,6 +147,9 @@ def parser() -> argparse.ArgumentParser:
                              help="carry on when some upstream files are not extracted (also MARGINALIA_ALLOW_MISSING=1)")
         if name in ("extract", "build", "serve"):
             cmd.add_argument("--codebase", action="append", help="only this codebase (repeatable)")
+        if name in ("check", "build"):
+            cmd.add_argument("--reviews", action="store_true",
+                             help="list each note whose review record is missing or older than its pinned file")
         if name == "pages":
             cmd.add_argument("--preview", action="store_true", help="show broken notes instead of failing")
         if name == "linkcheck":

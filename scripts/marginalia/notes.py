@@ -19,7 +19,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from datetime import date
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 import yaml
@@ -36,6 +37,30 @@ MAX_NOTE_BYTES = 64 * 1024
 MIN_BODY_WORDS = 60
 NOTE_ID = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 LINK_TARGET = re.compile(r"\]\(\s*<?([^)\s>]+)")
+
+
+class Review(BaseModel):
+    """When a note was last checked against the pinned code, and how (the review record)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="Review record")
+
+    date: Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+                               description="The day the note was last checked against the pinned code (YYYY-MM-DD).")]
+    means: Annotated[Literal["read", "ran"], Field(
+        description="read: every claim traced through the code by reading it; ran: behaviour claims also checked by running code.")]
+    against: Annotated[str, Field(pattern=r"^[0-9a-f]{12,64}$",
+                                  description="The first 12 (or more) hex digits of the sha256 of the file that was checked, "
+                                              "as in sources.toml; a different pin makes the review stale.")]
+    how: Annotated[str | None, Field(max_length=400, description="What was run or traced, in a sentence.")] = None
+
+    @field_validator("date")
+    @classmethod
+    def _real_date(cls, value: str) -> str:
+        date.fromisoformat(value)  # raises ValueError for 2026-02-30
+        return value
+
+    def is_current(self, sha256: str) -> bool:
+        return sha256.startswith(self.against)
 
 
 class NoteFrontMatter(BaseModel):
@@ -64,6 +89,8 @@ class NoteFrontMatter(BaseModel):
     cites: Annotated[list[str], Field(description="Bibliography key, optionally followed by a locator: 'hua-raley-2023 §2 ¶13'.")] = []
     see_also: Annotated[list[Annotated[str, Field(pattern=NOTE_ID)]], Field(description="Ids of related notes.")] = []
     authors: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1, description="Who wrote the note.")]
+    reviewed: Annotated[Review | None, Field(description="The review record: when the note was last checked against "
+                                                         "the pinned code, and by what means.")] = None
 
     @field_validator("lines")
     @classmethod
@@ -102,6 +129,7 @@ class Note:
     body: str
     file: str
     body_line: int
+    review: Review | None = None
     field_lines: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False)
     item_lines: Mapping[str, tuple[int, ...]] = field(default_factory=dict, compare=False, hash=False)
 
@@ -135,6 +163,8 @@ class NoteSet:
     broken: list[BrokenNote] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     unverified: list[Note] = field(default_factory=list)
+    unreviewed: list[tuple[Note, str]] = field(default_factory=list)
+    """Notes with no review record, or one made against another version of their file (why)."""
 
     def by_id(self) -> dict[str, Note]:
         return {n.id: n for n in self.notes}
@@ -254,10 +284,10 @@ def read_note(path: Path, display: str) -> Note | tuple[BrokenNote, list[Problem
             elif name:
                 message = f"{name}: {message}"
             problems.append(Problem(display, line, message))
-        if not all(e["type"] == "extra_forbidden" for e in exc.errors()):
+        if not all(e["type"] == "extra_forbidden" or e["loc"][:1] == ("reviewed",) for e in exc.errors()):
             return BrokenNote(display, text), problems
-        # Only unknown fields: report them, and still check the rest of the note.
-        front = NoteFrontMatter.model_validate({k: v for k, v in plain.items() if k in _FIELD_NAMES})
+        # Only unknown fields or a faulty review record: report them, and still check the rest of the note.
+        front = NoteFrontMatter.model_validate({k: v for k, v in plain.items() if k in _FIELD_NAMES and k != "reviewed"})
 
     start, _, end = str(front.lines).partition("-")
     note = Note(
@@ -266,7 +296,7 @@ def read_note(path: Path, display: str) -> Note | tuple[BrokenNote, list[Problem
         code_class=front.code_class, title=front.title, tags=tuple(front.tags),
         cites=tuple(Citation.parse(c) for c in front.cites), see_also=tuple(front.see_also),
         authors=tuple(front.authors), body=body.strip("\n"), file=display,
-        body_line=body_line + (len(body) - len(body.lstrip("\n"))),
+        body_line=body_line + (len(body) - len(body.lstrip("\n"))), review=front.reviewed,
         field_lines=field_lines, item_lines=item_lines,
     )
     return note, problems
@@ -419,6 +449,12 @@ def check_notes(notes: NoteSet, ctx: CheckContext) -> NoteSet:
             problems.append(Problem(note.file, note.line_of("path"),
                                     f"{note.path!r} is not a presented file of {note.codebase}{hint}"))
         else:
+            pinned = next(f.sha256 for f in codebase.files if f.path == note.path)
+            if note.review is None:
+                notes.unreviewed.append((note, "no review record"))
+            elif not note.review.is_current(pinned):
+                notes.unreviewed.append((note, f"reviewed against {note.review.against}, but the pinned file is "
+                                               f"{pinned[:12]}: review it again"))
             source = ctx.sources[(note.codebase, note.path)]
             if source.text is None:
                 notes.unverified.append(note)
