@@ -60,13 +60,13 @@ def test_a_note_missing_from_the_built_site_is_named(tmp_path):
 def test_broken_links_and_line_ranges_in_the_built_site_are_found(tmp_path):
     root = make_project(tmp_path, FILES, {"gpt-2/a.md": note("demo-a")})
     assert run_marginalia(root, "build").returncode == 0
-    checked, broken = check_site(root / "site")
-    assert checked > 100 and broken == []
+    report = check_site(root / "site")
+    assert report.checked > 100 and report.broken == [] and report.unverified == []
     page = root / "site/index.html"
     page.write_text(page.read_text().replace(
         "</body>", '<a href="code/gpt-2/src/sample.py/#L3-L999">a</a><a href="code/gpt-2/src/sample.py/#note-nope">b</a>'
                    '<a href="nowhere/">c</a><a href="code/gpt-2/src/sample.py/#L2-L4">fine</a></body>'))
-    _, broken = check_site(root / "site")
+    broken = check_site(root / "site").broken
     assert sorted(b.reason for b in broken) == ["line range outside the file", "no element with id 'note-nope'", "no such file"]
 
 

@@ -84,9 +84,22 @@
     syncToggle(note);
   }
 
+  function pointUpstream(file, range) {
+    // A not-extracted file: send a line link on to the same lines at the pinned upstream.
+    var missing = file.querySelector(".mg-missing[data-upstream]");
+    var para = missing && missing.querySelector(".mg-missing__lines");
+    if (!para) return;
+    para.hidden = !range;
+    if (!range) return;
+    var link = para.querySelector("a");
+    link.href = missing.dataset.upstream + "#L" + range[0] + (range[1] !== range[0] ? "-L" + range[1] : "");
+    link.textContent = range[0] === range[1] ? "line " + range[0] : "lines " + range[0] + "\u2013" + range[1];
+  }
+
   function handleHash(file, scroll) {
     var hash = window.location.hash;
     var range = parseRange(hash);
+    pointUpstream(file, range);
     selectLines(file, range, scroll && range && range[0] !== range[1]);
     if (hash.indexOf("#note-") === 0) {
       var target = document.getElementById(decodeURIComponent(hash.slice(1)));

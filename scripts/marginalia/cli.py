@@ -42,9 +42,10 @@ def cmd_extract(project: Project, args: argparse.Namespace) -> int:
     total = len(report.extracted) + len(report.from_cache) + len(report.failures)
     print(f"extract: {len(report.extracted)} fetched, {len(report.from_cache)} already in the cache, "
           f"{len(report.failures)} failed, of {total} files", file=sys.stderr)
+    tolerated = bool(report.failures) and args.allow_missing and all(f.kind == "unreachable" for f in report.failures)
     for line in report.failure_lines():
-        print(f"error: {line}", file=sys.stderr)
-    if report.failures and args.allow_missing and all(f.kind == "unreachable" for f in report.failures):
+        print(f"{'warning' if tolerated else 'error'}: {line}", file=sys.stderr)
+    if tolerated:
         print(f"warning: continuing without {', '.join(report.missing_codebases())} "
               "(MARGINALIA_ALLOW_MISSING): their pages will say 'not extracted'", file=sys.stderr)
         return 0
@@ -97,17 +98,24 @@ def cmd_build(project: Project, args: argparse.Namespace) -> int:
 def cmd_linkcheck(project: Project, args: argparse.Namespace) -> int:
     """Links and anchors of the built site, and that every note made it onto a page."""
     site = Path(getattr(args, "site", None) or project.root / "site")
-    checked, broken = check_site(site, site_base_path(project))
-    for link in broken:
-        print(f"error: {link}", file=sys.stderr)
     inputs = load_inputs(project)
+    unextracted = frozenset()
+    if args.allow_missing:  # without the opt-in, a link into a missing file is broken like any other
+        unextracted = frozenset(urls.code_page(cb, f.path) + "index.html" for cb, f in inputs.manifest.files()
+                                if inputs.sources[(cb, f.path)].text is None)
+    report = check_site(site, site_base_path(project), unextracted)
+    for link in report.broken:
+        print(f"error: {link}", file=sys.stderr)
+    for link in report.unverified:
+        print(f"unverified: {link}", file=sys.stderr)
     code_pages = [urls.code_page(cb, f.path) for cb, f in inputs.manifest.files()]
     missing = check_completeness(site, [n.id for n in inputs.notes.notes], code_pages)
     for message in missing:
         print(f"error: {message}", file=sys.stderr)
-    print(f"linkcheck: {checked} internal links and anchors, {len(broken)} broken; "
+    unverified = f", {len(report.unverified)} unverified (lines of files not extracted)" if report.unverified else ""
+    print(f"linkcheck: {report.checked} internal links and anchors, {len(report.broken)} broken{unverified}; "
           f"{len(inputs.notes.notes)} notes, {len(missing)} missing or repeated", file=sys.stderr)
-    return 1 if broken or missing else 0
+    return 1 if report.broken or missing else 0
 
 
 def cmd_serve(project: Project, args: argparse.Namespace) -> int:
@@ -142,7 +150,7 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
         cmd = sub.add_parser(name)
-        if name in ("extract", "check", "pages", "build", "serve"):
+        if name in ("extract", "check", "pages", "build", "serve", "linkcheck"):
             cmd.add_argument("--allow-missing", action="store_true", default=_truthy("MARGINALIA_ALLOW_MISSING"),
                              help="carry on when some upstream files are not extracted (also MARGINALIA_ALLOW_MISSING=1)")
         if name in ("extract", "build", "serve"):

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 _RANGE = re.compile(r"^L(\d+)-L(\d+)$")
+_LINE = re.compile(r"^L\d+(?:-L\d+)?$")
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,15 @@ class BrokenLink:
 
     def __str__(self) -> str:
         return f"site/{self.page}: {self.target}: {self.reason}"
+
+
+@dataclass
+class LinkReport:
+    checked: int = 0
+    broken: list[BrokenLink] = field(default_factory=list)
+    unverified: list[BrokenLink] = field(default_factory=list)
+    """Links to lines of files this build could not extract (only with allow-missing): their
+    pages exist and say so, but whether the lines exist cannot be known."""
 
 
 class _Collector(HTMLParser):
@@ -53,9 +63,11 @@ def _parse(path: Path) -> _Collector:
     return collector
 
 
-def check_site(site: Path, base_path: str = "/") -> tuple[int, list[BrokenLink]]:
-    """Return (number of internal links checked, broken ones). ``base_path`` is the path of
-    the site's URL (``site_url``), which absolute links such as those of 404.html start with."""
+def check_site(site: Path, base_path: str = "/", unextracted: frozenset[str] = frozenset()) -> LinkReport:
+    """Check every internal link. ``base_path`` is the path of the site's URL (``site_url``),
+    which absolute links such as those of 404.html start with. ``unextracted`` holds the
+    pages (``code/<codebase>/<path>/index.html``) of files this build could not extract: a
+    line fragment into one of them is reported as unverified, not broken."""
     base = "/" + base_path.strip("/") + "/" if base_path.strip("/") else "/"
     pages = {p.relative_to(site).as_posix(): p for p in site.rglob("*.html")}
     parsed: dict[str, _Collector] = {}
@@ -65,14 +77,14 @@ def check_site(site: Path, base_path: str = "/") -> tuple[int, list[BrokenLink]]
             parsed[relative] = _parse(pages[relative])
         return parsed[relative]
 
-    broken: list[BrokenLink] = []
-    checked = 0
+    report = LinkReport()
+    broken = report.broken
     for relative in sorted(pages):
         for href in page_of(relative).links:
             parts = urlsplit(href)
             if parts.scheme or parts.netloc or href.startswith(("mailto:", "javascript:", "data:")):
                 continue
-            checked += 1
+            report.checked += 1
             target_path = unquote(parts.path)
             if target_path.startswith("/"):
                 if not target_path.startswith(base) and target_path + "/" != base:
@@ -99,6 +111,9 @@ def check_site(site: Path, base_path: str = "/") -> tuple[int, list[BrokenLink]]
             fragment = unquote(parts.fragment)
             if not fragment or not joined.endswith(".html"):
                 continue
+            if joined in unextracted and _LINE.match(fragment):
+                report.unverified.append(BrokenLink(relative, href, "lines of a file that is not extracted in this build"))
+                continue
             ids = page_of(joined).ids
             span = _RANGE.match(fragment)
             if span:
@@ -106,7 +121,7 @@ def check_site(site: Path, base_path: str = "/") -> tuple[int, list[BrokenLink]]
                     broken.append(BrokenLink(relative, href, "line range outside the file"))
             elif fragment not in ids:
                 broken.append(BrokenLink(relative, href, f"no element with id {fragment!r}"))
-    return checked, broken
+    return report
 
 
 def check_completeness(site: Path, note_ids: list[str], code_pages: list[str]) -> list[str]:

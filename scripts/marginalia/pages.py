@@ -333,11 +333,17 @@ def code_page(codebase_id: str, file: SourceFile, ctx: PageContext) -> Page:
         _facts(codebase_id, codebase, file, ctx, page_url, source),
     ]
     if source.text is None:
-        head.append(f'<div class="admonition warning mg-missing" role="alert"><p class="admonition-title">Not extracted</p>'
-                    f'<p>This file could not be extracted, so its code is not shown: {_e(source.absent_reason or "")} '
-                    f'Its {len(notes)} notes are listed below, <strong>unverified</strong>: their lines and quotes '
-                    f'have not been checked against the pinned file.</p></div>')
         upstream = browse_url(ctx.manifest.pin_of(codebase_id, file), file)
+        # A link from elsewhere to #L<n> lands here: the script fills in the lines asked for,
+        # and the plain link to the pinned upstream file works without it.
+        head.append(f'<div class="admonition warning mg-missing" role="alert" data-upstream="{_e(upstream)}">'
+                    f'<p class="admonition-title">Not extracted</p>'
+                    f'<p>This file could not be extracted in this build, so its code is not shown: '
+                    f'{_e(source.absent_reason or "")} <a class="mg-missing__upstream" href="{_e(upstream)}">Read it at '
+                    f'its pinned upstream version</a>. Its {len(notes)} notes are listed below, <strong>unverified</strong>: '
+                    f'their lines and quotes have not been checked against the pinned file.</p>'
+                    f'<p class="mg-missing__lines" hidden>You followed a link to <a href="{_e(upstream)}">lines of '
+                    f'this file</a>: they are shown upstream.</p></div>')
         body = "".join(render_note(n, ctx, page_url, problems.get(n.file, []),
                                    lines_href=f"{upstream}#{urls.line_anchor(n.start, n.end)}")
                        for n in sorted(notes, key=lambda n: (n.start, n.id)))
