@@ -17,7 +17,7 @@ ifneq ($(ALLOW_MISSING),)
 export MARGINALIA_ALLOW_MISSING := 1
 endif
 
-.PHONY: help site serve extract check test bench screenshots lock clean distclean chromium browser-deps
+.PHONY: help site serve extract check test bench screenshots lock clean distclean chromium java browser-deps
 
 help:
 	@echo "make site      set up, fetch the pinned sources, check the notes, build site/ (strict)"
@@ -46,11 +46,18 @@ chromium:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
 	fi
 
+# Java runs the Nu HTML Checker (vnu-jar, from npm) over the built site in the tests.
+java:
+	@if ! command -v java >/dev/null 2>&1; then \
+	  echo "installing Debian's default-jre-headless (for the HTML validator)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq default-jre-headless >/dev/null; \
+	fi
+
 tests/browser/node_modules/.stamp: tests/browser/package.json tests/browser/package-lock.json
 	npm ci --prefix tests/browser --no-audit --no-fund --silent
 	@touch $@
 
-browser-deps: chromium tests/browser/node_modules/.stamp
+browser-deps: chromium java tests/browser/node_modules/.stamp
 
 # ---------------------------------------------------------------------- the site --
 

@@ -80,20 +80,21 @@ def strip_directives(text: str) -> str:
     return re.sub(r"^///.*?^///\s*$", "", text, flags=re.S | re.M)
 
 
-def baseline_project(tmp: Path) -> Path:
-    """The same site without our machinery: code pages as fenced blocks, no notes."""
+def baseline_project(tmp: Path, source: Path = ROOT) -> Path:
+    """The same site without our machinery: code pages as fenced blocks, no notes.
+    ``source`` is the project (and cache) it is made from."""
     import yaml
 
     from marginalia.markup import read_mkdocs_config
 
     root = tmp / "baseline"
     docs = root / "docs"
-    shutil.copytree(ROOT / "docs", docs, ignore=shutil.ignore_patterns("code", "overrides"))
+    shutil.copytree(source / "docs", docs, ignore=shutil.ignore_patterns("code", "overrides"))
     for page in docs.glob("*.md"):
         page.write_text(strip_directives(page.read_text()))
     for name in ("README.md", "CONTRIBUTING.md"):
-        shutil.copy(ROOT / name, root / name)
-    config = read_mkdocs_config(ROOT / "mkdocs.yml")
+        shutil.copy(source / name, root / name)
+    config = read_mkdocs_config(source / "mkdocs.yml")
     config.pop("hooks", None)
     config.pop("watch", None)
     config["site_url"] = "http://127.0.0.1:8000/"
@@ -106,7 +107,7 @@ def baseline_project(tmp: Path) -> Path:
                          {"mkdocstrings": {**p["mkdocstrings"], "handlers": {"python": {**p["mkdocstrings"]["handlers"]["python"], "paths": [str(ROOT / "scripts")]}}}}
                          for p in config["plugins"]]
     (root / "mkdocs.yml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
-    inputs = load_inputs(Project(ROOT))
+    inputs = load_inputs(Project(source))
     for codebase_id, codebase in inputs.manifest.codebases.items():
         index = [f"# {codebase.title}\n"]
         for file in codebase.files:

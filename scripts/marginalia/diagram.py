@@ -40,8 +40,9 @@ def _fit(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def call_diagram(calls: list[Call], href: Callable[[Function, int | None], str], title: str) -> str:
-    """SVG for ``calls``; ``href(function, line)`` gives the link for a node or a call site."""
+def call_diagram(calls: list[Call], href: Callable[[Function, int | None], str], title: str, diagram_id: str) -> str:
+    """SVG for ``calls``; ``href(function, line)`` gives the link for a node or a call site.
+    ``diagram_id`` must be unique on the page: the arrow marker's id is made from it."""
     nodes = sorted({c.caller for c in calls} | {c.callee for c in calls},
                    key=lambda f: (f.codebase, f.path, f.start))
     layer = _layers(nodes, calls)
@@ -59,8 +60,8 @@ def call_diagram(calls: list[Call], href: Callable[[Function, int | None], str],
     for call in calls:
         merged[(call.caller, call.callee)].append(call.line)
     parts = [f'<svg class="mg-callmap" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-             f'width="{width}" height="{height}" role="group" aria-label="{escape(title)}">',
-             '<defs><marker id="mg-arrow" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="7" markerHeight="7" '
+             f'width="{width}" height="{height}" aria-label="{escape(title)}">',
+             f'<defs><marker id="{escape(diagram_id)}-arrow" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="7" markerHeight="7" '
              'orient="auto-start-reverse"><path d="M0,0 L8,4 L0,8 z" class="mg-callmap__head"/></marker></defs>']
     for (caller, callee), lines in sorted(merged.items(), key=lambda kv: (position[kv[0][0]], position[kv[0][1]])):
         x1, y1 = position[caller]
@@ -74,7 +75,7 @@ def call_diagram(calls: list[Call], href: Callable[[Function, int | None], str],
         where = ", ".join(str(n) for n in sorted(set(lines)))
         label = f"{caller.label} calls {callee.label} (line {where})"
         parts.append(f'<a href="{escape(href(caller, min(lines)))}" class="mg-callmap__edge">'
-                     f'<title>{escape(label)}</title><path d="{path}" marker-end="url(#mg-arrow)"/></a>')
+                     f'<title>{escape(label)}</title><path d="{path}" marker-end="url(#{escape(diagram_id)}-arrow)"/></a>')
     for node in nodes:
         x, y = position[node]
         file_label = _fit(f"{node.codebase}/{node.path}" if node.codebase else node.path, 40)

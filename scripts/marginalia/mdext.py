@@ -155,8 +155,9 @@ class CodeBlock(_DataBlock):
         anchor = urls.line_anchor(start, end)
         caption = (f'<figcaption><a href="{_md_link(codebase, path, anchor)}"><code>{html.escape(codebase)}/'
                    f'{html.escape(path)}</code>, lines {start}–{end}</a></figcaption>')
+        _attach(block, caption)  # a figcaption must be the figure's own first (or last) child
         if source.text is None:
-            _attach(block, f'<div class="mg-excerpt__missing">{caption}<p>Not extracted: '
+            _attach(block, f'<div class="mg-excerpt__missing"><p>Not extracted: '
                            f'{html.escape(source.absent_reason or "")}</p></div>')
             return
         if not 1 <= start <= end <= len(source.lines):
@@ -170,7 +171,7 @@ class CodeBlock(_DataBlock):
                         f'{html.escape(n.title)}</a> <span class="mg-muted">(lines {n.start}–{n.end})</span></li>'
                         for n in notes)
         note_list = f'<ul class="mg-excerpt__notes">{items}</ul>' if items else ""
-        _attach(block, f'<div class="mg-excerpt__inner">{caption}</div>')
+        _attach(block, '<div class="mg-excerpt__inner"></div>')
         # The lines go in as raw HTML: a `pre > code` element in the tree would be taken by
         # pymdownx.highlight for an indented code block and re-highlighted as plain text.
         code = etree.SubElement(block[-1], "div", {"class": "mg-code mg-code--excerpt highlight no-copy",
@@ -205,7 +206,7 @@ class CallMapBlock(_DataBlock):
             return _url(function.codebase, function.path, fragment)
 
         title = f"Calls from application code towards the model in {data.inputs.manifest.codebases[codebase].title}"
-        svg = call_diagram(calls, href, title)
+        svg = call_diagram(calls, href, title, f"mg-callmap-{codebase}")
         placeholder = etree.SubElement(block, "div", {"class": "mg-callmap-scroll"})
         paragraph = etree.SubElement(placeholder, "p")
         paragraph.text = self.md.htmlStash.store(svg)
@@ -290,8 +291,11 @@ class _GeneratedHTML(Preprocessor):
             index = lines.index(RAW_HTML_MARKER)
         except ValueError:
             return lines
-        placeholder = self.md.htmlStash.store("\n".join(lines[index + 1:]))
-        return [*lines[:index], "", placeholder, ""]
+        placeholder = self.md.htmlStash.store("\n".join(lines[index + 1:]).strip("\n"))
+        # A paragraph of exactly the placeholder, blank lines around it: Markdown then puts the
+        # block-level HTML back without a <p> wrapper (a trailing newline inside the paragraph
+        # kept the wrapper and left a stray </p>).
+        return [*lines[:index], "", placeholder, "", ""]
 
 
 class MarginaliaExtension(BlocksExtension):
