@@ -75,8 +75,8 @@ def test_a_broken_anchor_in_a_written_page_fails_the_build(tmp_path):
     # is the guard for hand-written pages: the build itself must fail and name the link.
     root = make_project(tmp_path, FILES, {"gpt-2/a.md": note("demo-a")})
     reading = root / "docs" / "reading-two-scripts.md"
-    reading.write_text(reading.read_text() + "\nSee [the note](code/gpt-2/src/sample.py.md#note-demo-typo) "
-                       "and [its lines](code/gpt-2/src/sample.py.md#L2-L3).\n")
+    reading.write_text(reading.read_text() + "\nSee [the note](code/gpt-2/src/sample.py/index.md#note-demo-typo) "
+                       "and [its lines](code/gpt-2/src/sample.py/index.md#L2-L3).\n")
     result = run_marginalia(root, "build")
     assert result.returncode == 1
     assert "reading-two-scripts/" in result.stderr and "note-demo-typo" in result.stderr
@@ -106,7 +106,7 @@ def test_hostile_notes_are_inert_in_preview(tmp_path):
     root = make_project(tmp_path, FILES, {"gpt-2/xss.md": note("demo-xss", title="<script>alert(1)</script>", body=HOSTILE_BODY)})
     assert run_marginalia(root, "extract").returncode == 0
     assert run_marginalia(root, "pages", "--preview").returncode == 0
-    page = (root / "docs/code/gpt-2/src/sample.py.md").read_text()
+    page = (root / "docs/code/gpt-2/src/sample.py/index.md").read_text()
     note_html = page[page.index('id="note-demo-xss"'):]
     note_html = note_html[: note_html.index("</article>")]
     for forbidden in ("<script", "onerror=", "href=\"javascript", "<iframe", "<img"):  # as markup; the problem list may name them as text

@@ -73,7 +73,7 @@ def test_preview_keeps_building_and_shows_the_broken_note(tmp_path):
     assert run_marginalia(root, "extract").returncode == 0
     result = run_marginalia(root, "pages", "--preview")
     assert result.returncode == 0, result.stderr
-    page = (root / "docs/code/gpt-2/src/sample.py.md").read_text()
+    page = (root / "docs/code/gpt-2/src/sample.py/index.md").read_text()
     assert 'id="note-demo-broken"' in page and "This note has problems" in page
     assert 'id="note-demo-softmax"' in page
     problems = (root / "docs/code/problems.md").read_text()

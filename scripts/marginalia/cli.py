@@ -3,7 +3,8 @@
     extract   fetch and verify every pinned file into the cache
     check     check every note; print problems as file:line: message
     pages     write the generated pages into docs/code/
-    build     extract, check, then ``mkdocs build --strict``
+    build     extract, check, then ``mkdocs build --strict`` (``--generator zensical``: the
+              pages, then ``zensical build --strict`` into site-zensical/), then linkcheck
     serve     extract, then ``mkdocs serve`` (notes rebuild on save; problems shown, not fatal)
     linkcheck check every internal link and anchor of the built site (run by build)
     schema    write annotations/note.schema.json from the note model
@@ -22,7 +23,8 @@ from .linkcheck import check_completeness, check_site
 from .manifest import load_manifest
 from .notes import NoteFrontMatter
 from .problems import InputError
-from .site import Options, Project, generate, load_inputs, missing_lines, run_mkdocs, site_base_path
+from .site import (ZENSICAL_SITE, Options, Project, generate, load_inputs, missing_lines, run_mkdocs, run_zensical,
+                   site_base_path)
 from .sources import Extractor, Reporter
 
 
@@ -89,8 +91,17 @@ def cmd_build(project: Project, args: argparse.Namespace) -> int:
         print("build: stopped, the notes have problems (listed above as file:line: message).", file=sys.stderr)
         return 1
     env = {"MARGINALIA_ALLOW_MISSING": "1" if args.allow_missing else "0"}
-    status = run_mkdocs(project, "build", "--strict", *args.mkdocs_args, env=env)
+    if args.generator == "zensical":
+        # Zensical reads mkdocs.yml but runs no MkDocs hook: write the generated pages first.
+        cmd_pages(project, argparse.Namespace(preview=False, allow_missing=args.allow_missing))
+        site = project.root / ZENSICAL_SITE
+        status = run_zensical(project, "build", "--strict", "--clean", *args.mkdocs_args,
+                              env={**env, "SITE_DIR": str(site)})
+    else:
+        site = project.root / "site"
+        status = run_mkdocs(project, "build", "--strict", *args.mkdocs_args, env=env)
     if status == 0 and not args.mkdocs_args:
+        args.site = site
         status = cmd_linkcheck(project, args)
     return status
 
@@ -164,8 +175,11 @@ def parser() -> argparse.ArgumentParser:
             cmd.add_argument("site", nargs="?", type=Path, help="the built site (default: site/)")
         if name == "schema":
             cmd.add_argument("--check", action="store_true", help="fail if the committed schema is out of date")
+        if name == "build":
+            cmd.add_argument("--generator", choices=("mkdocs", "zensical"), default="mkdocs",
+                             help="mkdocs (into site/, the published site) or zensical (into site-zensical/)")
         if name in ("build", "serve"):
-            cmd.add_argument("mkdocs_args", nargs="*", help="passed on to mkdocs")
+            cmd.add_argument("mkdocs_args", nargs="*", help="passed on to the generator")
     return top
 
 

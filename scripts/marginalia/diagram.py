@@ -59,7 +59,9 @@ def call_diagram(calls: list[Call], href: Callable[[Function, int | None], str],
     merged: dict[tuple[Function, Function], list[int]] = defaultdict(list)
     for call in calls:
         merged[(call.caller, call.callee)].append(call.line)
-    parts = [f'<svg class="mg-callmap" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+    # Inline SVG for an HTML page (no xmlns): the Markdown extension attaches it as elements,
+    # so that the generators rewrite and check its links like any other link of the page.
+    parts = [f'<svg class="mg-callmap" viewBox="0 0 {width} {height}" '
              f'width="{width}" height="{height}" aria-label="{escape(title)}">',
              f'<defs><marker id="{escape(diagram_id)}-arrow" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="7" markerHeight="7" '
              'orient="auto-start-reverse"><path d="M0,0 L8,4 L0,8 z" class="mg-callmap__head"/></marker></defs>']

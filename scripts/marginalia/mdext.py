@@ -52,8 +52,6 @@ from .site import Inputs, Project, load_inputs
 
 log = logging.getLogger("mkdocs.marginalia")
 
-# Pages using the blocks sit at the top of docs/: their URL is one level deep.
-PAGE_URL = "page/"
 
 
 @dataclass
@@ -76,13 +74,10 @@ def _data(root: str) -> _Data:
 
 
 def _md_link(codebase: str, path: str, fragment: str = "") -> str:
-    """A link MkDocs rewrites and validates: the generated page's .md path."""
+    """A link to the generated page's Markdown source, which every generator rewrites into
+    the page's URL and checks. Directive output carries its links as elements, never as
+    raw HTML, so that this holds for all of them."""
     return urls.code_page_source(codebase, path) + (f"#{fragment}" if fragment else "")
-
-
-def _url(codebase: str, path: str, fragment: str = "") -> str:
-    """A page-relative URL, for raw HTML that MkDocs does not rewrite (the SVG)."""
-    return urls.relative(PAGE_URL, urls.code_page(codebase, path) + (f"#{fragment}" if fragment else ""))
 
 
 def _attach(parent: etree.Element, markup: str) -> None:
@@ -203,13 +198,12 @@ class CallMapBlock(_DataBlock):
 
         def href(function: Function, line: int | None) -> str:
             fragment = urls.line_anchor(line) if line else urls.line_anchor(function.start, function.end)
-            return _url(function.codebase, function.path, fragment)
+            return _md_link(function.codebase, function.path, fragment)
 
         title = f"Calls from application code towards the model in {data.inputs.manifest.codebases[codebase].title}"
         svg = call_diagram(calls, href, title, f"mg-callmap-{codebase}")
-        placeholder = etree.SubElement(block, "div", {"class": "mg-callmap-scroll"})
-        paragraph = etree.SubElement(placeholder, "p")
-        paragraph.text = self.md.htmlStash.store(svg)
+        scroll = etree.SubElement(block, "div", {"class": "mg-callmap-scroll"})
+        _attach(scroll, svg)
         rows = []
         for call in calls:
             caller, callee = call.caller, call.callee

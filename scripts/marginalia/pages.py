@@ -363,7 +363,8 @@ def code_page(codebase_id: str, file: SourceFile, ctx: PageContext) -> Page:
     content = RAW_HTML_MARKER + "\n" + "\n".join(head) + "\n" + main + "\n</div>\n"
     title = f"{file.path} · {codebase.title}"
     description = f"{codebase.title}: {file.path}, pinned at {ctx.manifest.pin_of(codebase_id, file).label}, with {len(notes)} margin notes."
-    return Page(f"code/{codebase_id}/{file.path}.md", _front_matter(title, description, ("navigation", "toc"), wide=True) + content)
+    return Page(urls.code_page_source(codebase_id, file.path),
+                _front_matter(title, description, ("navigation", "toc"), wide=True) + content)
 
 
 # ------------------------------------------------------------------- index pages --

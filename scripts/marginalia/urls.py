@@ -11,8 +11,11 @@ def code_page(codebase: str, path: str) -> str:
 
 
 def code_page_source(codebase: str, path: str) -> str:
-    """The generated Markdown file of a code page, relative to ``docs/`` (what MkDocs links resolve)."""
-    return f"code/{codebase}/{path}.md"
+    """The generated Markdown file of a code page, relative to ``docs/``. It is the ``index.md``
+    of the page's own directory, so that a link relative to the source file and a link relative
+    to the page's URL are the same link: MkDocs leaves links in raw HTML as written, Zensical
+    resolves them from the source file, and both give the same site."""
+    return f"code/{codebase}/{path}/index.md"
 
 
 def codebase_page(codebase: str) -> str:
