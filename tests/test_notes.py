@@ -9,7 +9,7 @@ import pytest
 from helpers import SAMPLE_PY, sha256
 from marginalia.bibliography import load_bibliography
 from marginalia.manifest import parse_manifest
-from marginalia.notes import CheckContext, NoteFrontMatter, check_notes, load_notes
+from marginalia.notes import CheckContext, Glossary, NoteFrontMatter, check_notes, glossary_terms, load_notes
 from marginalia.sources import SourceText
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -25,7 +25,9 @@ def demo_context(text: str | None = SAMPLE_PY) -> CheckContext:
     file = manifest.codebases["demo"].files[0]
     sources = {("demo", "sample.py"): SourceText("demo", file, text, None if text else "not extracted")}
     bibliography = load_bibliography(ROOT / "annotations" / "bibliography.json")
-    return CheckContext(manifest, sources, bibliography, frozenset({"logits", "softmax"}))
+    glossary = Glossary(frozenset({"logits", "softmax", "exception", "valueerror"}),
+                        {"exception": ("exception", "exceptions"), "valueerror": ("ValueError",)})
+    return CheckContext(manifest, sources, bibliography, glossary)
 
 
 def expected_lines() -> list[str]:
@@ -68,6 +70,23 @@ def test_notes_on_an_unextracted_file_are_unverified_not_dropped():
     checked = check_notes(notes, demo_context(text=None))
     assert {n.id for n in checked.unverified} >= {"demo-softmax", "demo-scale", "demo-step"}
     assert not any("quote does not match" in str(p) for p in checked.problems)
+
+
+def test_glossary_entries_marked_jargon_carry_their_forms(tmp_path):
+    page = tmp_path / "glossary.md"
+    page.write_text("# Glossary\n\n## Token {#token}\n\nText.\n\n"
+                    '## Exception {#exception .jargon data-forms="exception|exceptions"}\n\nText.\n\n'
+                    "### `else` branch { #else-branch .jargon }\n\nText.\n")
+    glossary = glossary_terms(page)
+    assert glossary.terms == {"token", "exception", "else-branch"}
+    assert dict(glossary.jargon) == {"exception": ("exception", "exceptions"), "else-branch": ()}
+    assert "token" in glossary and "logits" not in glossary
+
+
+def test_a_review_record_against_another_file_version_is_stale(checked):
+    reviewed = {note.id: why for note, why in checked.unreviewed}
+    assert "demo-jargon-linked" in reviewed and "reviewed against 0123456789ab" in reviewed["demo-jargon-linked"]
+    assert reviewed.get("demo-softmax") == "no review record"
 
 
 def test_published_schema_is_the_note_model():

@@ -340,20 +340,43 @@ def load_notes(annotations: Path, root: Path, memo: dict | None = None) -> NoteS
 # ------------------------------------------------------------------------ checking --
 
 @dataclass(frozen=True)
+class Glossary:
+    """The glossary's term ids, and for the entries marked as programmers' jargon the word
+    forms whose first use in a note must link to the entry."""
+
+    terms: frozenset[str] = frozenset()
+    jargon: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def __contains__(self, term: object) -> bool:
+        return term in self.terms
+
+
+@dataclass(frozen=True)
 class CheckContext:
     manifest: Manifest
     sources: Mapping[tuple[str, str], SourceText]
     bibliography: Bibliography
-    glossary: frozenset[str]
+    glossary: Glossary
 
 
-def glossary_terms(glossary_page: Path) -> frozenset[str]:
-    """Term ids of the glossary page: headings carrying an explicit ``{#id}``."""
+_GLOSSARY_HEADING = re.compile(r"^#{2,4} .*\{([^}]*#[a-z0-9-]+[^}]*)\}\s*$", re.M)
+
+
+def glossary_terms(glossary_page: Path) -> Glossary:
+    """The glossary page's entries: headings with an explicit ``{#id}``; ``.jargon`` marks
+    programmers' jargon, ``data-forms="a|b"`` the forms that count as a use of it."""
     try:
         text = glossary_page.read_text(encoding="utf-8")
     except OSError:
-        return frozenset()
-    return frozenset(re.findall(r"^#{2,4} .*\{[^}]*#([a-z0-9-]+)[^}]*\}\s*$", text, flags=re.M))
+        return Glossary()
+    terms, jargon = set(), {}
+    for attributes in _GLOSSARY_HEADING.findall(text):
+        term = re.search(r"#([a-z0-9-]+)", attributes)[1]
+        terms.add(term)
+        if re.search(r"(^|\s)\.jargon(\s|$)", attributes):
+            forms = re.search(r'data-forms="([^"]*)"', attributes)
+            jargon[term] = tuple(f.strip() for f in forms[1].split("|") if f.strip()) if forms else ()
+    return Glossary(frozenset(terms), jargon)
 
 
 def _suggest_lines(lines: list[str], quote: str, span: int) -> str:
@@ -491,8 +514,42 @@ def check_notes(notes: NoteSet, ctx: CheckContext) -> NoteSet:
             error = check_link(target, note, ids, ctx)
             if error:
                 problems.append(Problem(note.file, note.body_line_of(target), error))
+        problems.extend(_check_jargon(note, ctx.glossary))
     notes.problems = sorted(set(problems))
     return notes
+
+
+_LINK = re.compile(r"\[((?:[^\[\]`]|`[^`\n]*`)*)\]\(\s*<?([^)\s>]*)>?\s*\)")
+
+
+def _check_jargon(note: Note, glossary: Glossary) -> list[Problem]:
+    """The first use of a jargon term in the body (prose or inline code, not code blocks
+    and not link targets) must be inside a link to its glossary entry."""
+    if not glossary.jargon:
+        return []
+    body = re.sub(r"^(```|~~~).*?^\1", lambda m: " " * len(m.group(0)), note.body, flags=re.S | re.M)
+    links = []  # (start, end, target) of each link's text; the targets are blanked out
+    for match in _LINK.finditer(body):
+        links.append((match.start(1), match.end(1), match.group(2)))
+    for match in reversed(list(_LINK.finditer(body))):
+        start, end = match.end(1), match.end(0)
+        body = body[:start] + " " * (end - start) + body[end:]
+    problems = []
+    for term, forms in glossary.jargon.items():
+        if not forms:
+            continue
+        pattern = re.compile(r"(?<![\w-])(?:" + "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
+                             + r")(?![\w])", re.I)
+        first = pattern.search(body)
+        if first is None:
+            continue
+        linked = any(start <= first.start() < end and target == f"glossary:{term}" for start, end, target in links)
+        if not linked:
+            line = note.body_line + body[:first.start()].count("\n")
+            problems.append(Problem(note.file, line,
+                                    f"first use of {first.group(0)!r}, programmers' jargon: link it to the glossary, "
+                                    f"[{first.group(0)}](glossary:{term}), or say it in plain words"))
+    return problems
 
 
 def _without_code(body: str) -> str:
