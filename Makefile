@@ -17,14 +17,15 @@ ifneq ($(ALLOW_MISSING),)
 export MARGINALIA_ALLOW_MISSING := 1
 endif
 
-.PHONY: help site serve extract check test bench screenshots lock clean distclean chromium java browser-deps
+.PHONY: help site site-zensical serve extract check test bench screenshots lock clean distclean chromium java browser-deps
 
 help:
 	@echo "make site      set up, fetch the pinned sources, check the notes, build site/ (strict)"
 	@echo "make serve     set up, fetch, then live preview on http://127.0.0.1:8000/"
+	@echo "make site-zensical  the same build with Zensical instead of MkDocs, into site-zensical/"
 	@echo "make test      set up (including Chromium and axe-core), then run every test"
 	@echo "make check     check every note (file:line: message)"
-	@echo "make extract   fetch and verify the pinned sources into .cache/marginalia"
+	@echo "make extract   fetch and verify the pinned sources into .marginalia/cache"
 	@echo "make bench     run the build benchmark (not part of make test)"
 	@echo "ALLOW_MISSING=1 builds without unreachable upstreams; their pages say 'not extracted'."
 
@@ -71,6 +72,10 @@ check: $(VENV)/.site-stamp
 site: $(VENV)/.site-stamp
 	$(PY) -m marginalia build
 
+# The same site built by Zensical (Material's successor) into site-zensical/, link-checked alike.
+site-zensical: $(VENV)/.site-stamp
+	$(PY) -m marginalia build --generator zensical
+
 serve: $(VENV)/.site-stamp
 	$(PY) -m marginalia serve
 
@@ -83,24 +88,24 @@ test: $(VENV)/.test-stamp browser-deps
 screenshots: site $(VENV)/.test-stamp browser-deps
 	$(PY) scripts/screenshots.py site
 
-.cache/bench-venv/.stamp: requirements/bench.txt
-	$(PYTHON) -m venv .cache/bench-venv
-	.cache/bench-venv/bin/pip install --quiet --require-hashes --no-deps -r requirements/bench.txt
+.marginalia/bench-venv/.stamp: requirements/bench.txt
+	$(PYTHON) -m venv .marginalia/bench-venv
+	.marginalia/bench-venv/bin/pip install --quiet --require-hashes --no-deps -r requirements/bench.txt
 	@touch $@
 
-bench: $(VENV)/.test-stamp browser-deps .cache/bench-venv/.stamp
+bench: $(VENV)/.test-stamp browser-deps .marginalia/bench-venv/.stamp
 	$(PY) -m marginalia extract --allow-missing
 	$(PY) scripts/bench.py $(BENCH_ARGS)
 
 # Regenerate the hashed lock files after editing requirements/*.in.
 lock:
-	$(PYTHON) -m venv .cache/piptools && .cache/piptools/bin/pip install --quiet pip-tools==7.6.2
+	$(PYTHON) -m venv .marginalia/piptools && .marginalia/piptools/bin/pip install --quiet pip-tools==7.6.2
 	cd requirements && for name in site test bench; do \
-	  PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= ../.cache/piptools/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
+	  PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= ../.marginalia/piptools/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
 	    --strip-extras --index-url https://pypi.org/simple --no-emit-index-url -o $$name.txt $$name.in; done
 
 clean:
-	rm -rf site docs/code
+	rm -rf site site-zensical docs/code
 
 distclean: clean
-	rm -rf $(VENV) .cache tests/browser/node_modules
+	rm -rf $(VENV) .marginalia .cache tests/browser/node_modules

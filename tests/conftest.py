@@ -35,18 +35,26 @@ def isolated_git(request, tmp_path_factory, monkeypatch):
     yield config
 
 
-@pytest.fixture(scope="session")
-def browser_site(tmp_path_factory):
-    """A built site (a fixture project) with a 400-line file carrying overlapping notes."""
+GENERATORS = ("mkdocs", "zensical")
+
+
+def built_site(root: Path, generator: str) -> Path:
+    return root / ("site" if generator == "mkdocs" else "site-zensical")
+
+
+@pytest.fixture(scope="session", params=GENERATORS)
+def browser_site(request, tmp_path_factory):
+    """A built site (a fixture project) with a 400-line file carrying overlapping notes, built
+    by each generator in turn: every browser test runs against both builds."""
     from test_browser import LONG, NOTE_SPECS, _note
     from helpers import make_project, run_marginalia
 
-    tmp = tmp_path_factory.mktemp("browser")
+    tmp = tmp_path_factory.mktemp(f"browser-{request.param}")
     notes = {f"gpt-2/{spec[0]}.md": _note(*spec) for spec in NOTE_SPECS}
     root = make_project(tmp, {"gpt-2": {"src/long.py": LONG, "src/short.py": "x = 1\n"}}, notes)
-    result = run_marginalia(root, "build")
+    result = run_marginalia(root, "build", "--generator", request.param)
     assert result.returncode == 0, result.stderr
-    return root / "site"
+    return built_site(root, request.param)
 
 
 def copy_real_project(target: Path) -> Path:
@@ -57,18 +65,39 @@ def copy_real_project(target: Path) -> Path:
     for name in ("docs", "annotations", "overrides"):
         shutil.copytree(ROOT / name, target / name, ignore=shutil.ignore_patterns("code"))
     (target / "scripts").symlink_to(ROOT / "scripts")
-    (ROOT / ".cache").mkdir(exist_ok=True)
-    (target / ".cache").symlink_to(ROOT / ".cache")
+    (ROOT / ".marginalia" / "cache").mkdir(parents=True, exist_ok=True)
+    (target / ".marginalia").mkdir()
+    (target / ".marginalia" / "cache").symlink_to(ROOT / ".marginalia" / "cache")
     return target
 
 
 @pytest.fixture(scope="session")
-def real_site(tmp_path_factory):
-    """The real site, built once per test run (strict, link-checked). Upstreams this machine
-    cannot reach are left out with their 'not extracted' notices (ALLOW_MISSING)."""
+def real_project(tmp_path_factory):
+    """A copy of the real project with its sources extracted (what this machine can reach)."""
     from helpers import run_marginalia
 
     root = copy_real_project(tmp_path_factory.mktemp("real") / "project")
-    result = run_marginalia(root, "build", "--allow-missing", env=MACHINE_GIT)
+    result = run_marginalia(root, "extract", "--allow-missing", env=MACHINE_GIT)
     assert result.returncode == 0, result.stderr[-3000:]
-    return root / "site"
+    return root
+
+
+def _build_real(root: Path, generator: str) -> Path:
+    from helpers import run_marginalia
+
+    result = run_marginalia(root, "build", "--allow-missing", "--generator", generator, env=MACHINE_GIT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return built_site(root, generator)
+
+
+@pytest.fixture(scope="session")
+def real_site(real_project):
+    """The real site built by MkDocs (strict, link-checked). Upstreams this machine cannot
+    reach are left out with their 'not extracted' notices (ALLOW_MISSING)."""
+    return _build_real(real_project, "mkdocs")
+
+
+@pytest.fixture(scope="session")
+def real_site_zensical(real_project, real_site):
+    """The same project built by Zensical (after the MkDocs build: they share docs/code/)."""
+    return _build_real(real_project, "zensical")

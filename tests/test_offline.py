@@ -36,8 +36,8 @@ def _real_project(tmp: Path) -> tuple[Path, Path]:
     assert count == 1, "sources.toml no longer pins AI Dungeon by this URL; update the test"
     (root / "sources.toml").write_text(manifest, encoding="utf-8")
     cache = tmp / "cache"
-    if (ROOT / ".cache/marginalia/artifacts").is_dir():
-        shutil.copytree(ROOT / ".cache/marginalia/artifacts", cache / "artifacts")
+    if (ROOT / ".marginalia/cache/artifacts").is_dir():
+        shutil.copytree(ROOT / ".marginalia/cache/artifacts", cache / "artifacts")
     return root, cache
 
 

@@ -23,6 +23,11 @@ from .pages import Page, PageContext, all_pages
 from .problems import InputError, Problem
 from .sources import Cache, SourceText, load_sources, write_atomically
 
+WORK_DIR = ".marginalia"
+"""The project's git-ignored working directory: the source cache, the benchmark's and the
+trace's environments. Not ``.cache/``: Zensical keeps its own cache there and
+``zensical build --clean`` deletes the whole directory."""
+
 ZENSICAL_SITE = "site-zensical"
 """Where ``marginalia build --generator zensical`` writes (SITE_DIR; see mkdocs.yml)."""
 
@@ -66,7 +71,7 @@ class Project:
 
     @property
     def cache(self) -> Cache:
-        return Cache(self.cache_dir or Path(os.environ.get("MARGINALIA_CACHE", self.root / ".cache" / "marginalia")))
+        return Cache(self.cache_dir or Path(os.environ.get("MARGINALIA_CACHE", self.root / WORK_DIR / "cache")))
 
     @classmethod
     def find(cls, start: Path | None = None) -> "Project":

@@ -7,7 +7,7 @@ zipfile/tarfile; no package code runs. Every extracted file is checked against t
 manifest's sha256 and written atomically, so an interrupted run leaves nothing a later
 run trusts. A file already in the cache with the right hash costs no network call.
 
-Cache layout (``.cache/marginalia`` by default, git-ignored)::
+Cache layout (``.marginalia/cache`` by default, git-ignored)::
 
     artifacts/<sha256>            downloaded PyPI files, named by their hash
     git/<name>-<hash>.git         one bare, shallow, partial repository per upstream URL
