@@ -372,6 +372,17 @@ def main() -> int:
         report(Row(f"Full build, warm source cache (median of {args.runs})", fmt(ours), f"plain Material {fmt(plain)}",
                     f"{ratio:.2f}×", "≤ 1.5×", "yes" if ratio <= 1.5 else "no"))
     if "builds" in parts:
+        from marginalia.xref import build_index
+
+        inputs = load_inputs(Project(ROOT))
+        cold = build_index(inputs.manifest, inputs.sources, tmp / "xref-cold")
+        started = time.perf_counter()
+        build_index(inputs.manifest, inputs.sources, tmp / "xref-cold")
+        warm = time.perf_counter() - started
+        uses = sum(len(f.uses) for f in cold.files.values())
+        report(Row(f"Cross-reference resolver (jedi), {uses:,} uses in {len(cold.files)} files: cold, "
+                   f"{os.cpu_count()} processes / from its cache", f"{fmt(cold.seconds)} / {fmt(warm)}"))
+    if "builds" in parts:
         # Zensical runs no hook: the generated pages are written first, as `make site-zensical` does.
         zensical_site = ROOT / ".marginalia" / "bench-site-zensical"  # Zensical writes only inside the project
         command = ["sh", "-c", f'"{sys.executable}" -m marginalia pages && "{sys.executable}" -m zensical build --strict --clean']
@@ -400,6 +411,23 @@ def main() -> int:
     for label, a, b in (("raw", ours_raw, base_raw), ("gzipped", ours_gz, base_gz)) if "weight" in parts else ():
         report(Row(f"Largest annotated page, HTML+CSS+JS {label} (`{relative.parent.as_posix()}`)",
                         f"{a / 1024:.0f} KiB", f"{b / 1024:.0f} KiB", f"{a / b:.2f}×", "≤ 1.3×", "yes" if a / b <= 1.3 else "no"))
+    if "weight" in parts:
+        # the cross-reference layer's cost: the same page built without it ("before")
+        bare_site = tmp / "site-no-xref"
+        timed(mkdocs("build", "--strict", "-d", str(bare_site)), ROOT, 0, env={**ENV, "MARGINALIA_XREF": "0"})
+        bare = bare_site / relative
+        bare_raw, bare_gz = page_weight(bare_site, bare)
+        elements = [len(re.findall(r"<[a-zA-Z]", p.read_text())) for p in (largest, bare, plain_page)]
+        preview = largest.parent / "xref.json"
+        report(Row("… the same page without cross-references (before → after), HTML+CSS+JS gzipped",
+                   f"{bare_gz / 1024:.0f} → {ours_gz / 1024:.0f} KiB", f"{base_gz / 1024:.0f} KiB",
+                   f"{ours_gz / bare_gz:.2f}× before"))
+        report(Row("… its elements (before → after; links replace spans)", f"{elements[1]:,} → {elements[0]:,}",
+                   f"{elements[2]:,}", f"{elements[0] / elements[1]:.2f}× before"))
+        if preview.is_file():
+            data = preview.read_bytes()
+            report(Row("… its preview table `xref.json`, fetched on the first preview (raw / gzipped)",
+                       f"{len(data) / 1024:.0f} / {len(gzip.compress(data, 6)) / 1024:.0f} KiB"))
 
     # 6: chromium
     if "browser" in parts:

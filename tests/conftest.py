@@ -46,12 +46,12 @@ def built_site(root: Path, generator: str) -> Path:
 def browser_site(request, tmp_path_factory):
     """A built site (a fixture project) with a 400-line file carrying overlapping notes, built
     by each generator in turn: every browser test runs against both builds."""
-    from test_browser import LONG, NOTE_SPECS, _note
+    from test_browser import CALLER, LONG, NOTE_SPECS, _note
     from helpers import make_project, run_marginalia
 
     tmp = tmp_path_factory.mktemp(f"browser-{request.param}")
     notes = {f"gpt-2/{spec[0]}.md": _note(*spec) for spec in NOTE_SPECS}
-    root = make_project(tmp, {"gpt-2": {"src/long.py": LONG, "src/short.py": "x = 1\n"}}, notes)
+    root = make_project(tmp, {"gpt-2": {"src/long.py": LONG, "src/short.py": "x = 1\n", "src/caller.py": CALLER}}, notes)
     result = run_marginalia(root, "build", "--generator", request.param)
     assert result.returncode == 0, result.stderr
     return built_site(root, request.param)

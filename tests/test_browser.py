@@ -16,6 +16,8 @@ pytestmark = pytest.mark.browser
 
 LONG = long_module(400)
 LINES = LONG.splitlines()
+# calls two functions of long.py: their names link there, and f10's definition lists this use
+CALLER = "import long\n\n\ndef run(x):\n    return long.f10(x) + long.f12(x)\n\n\nrun(1)\n"
 
 
 def _note(note_id: str, start: int, end: int, cls: str, words: int = 70) -> str:
@@ -237,7 +239,7 @@ def test_no_layout_shift_after_load(browser, site, cpu_slowdown):
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-@pytest.mark.parametrize("path", ["", "code/gpt-2/src/long.py/", "code/gpt-2/"])
+@pytest.mark.parametrize("path", ["", "code/gpt-2/src/long.py/", "code/gpt-2/", "code/gpt-2/src/caller.py/"])
 def test_no_serious_accessibility_violations(browser, site, path, scheme):
     context = browser.new_context(viewport={"width": 1440, "height": 900}, color_scheme=scheme)
     page = context.new_page()
@@ -245,3 +247,69 @@ def test_no_serious_accessibility_violations(browser, site, path, scheme):
     violations = run_axe(page)
     context.close()
     assert violations == [], violations
+
+
+# ------------------------------------------------------------ cross-references --
+
+def caller_url(site: str) -> str:
+    return f"{site}code/gpt-2/src/caller.py/"
+
+
+def test_a_linked_name_previews_its_definition_with_the_mouse(page, site):
+    page.goto(caller_url(site))
+    link = page.locator("#L5 a[data-x]", has_text="f10")
+    assert link.get_attribute("href").endswith("long.py/#L11")  # instant navigation makes hrefs absolute
+    link.hover()
+    page.wait_for_selector("#mg-pop:not([hidden])")
+    text = page.inner_text("#mg-pop")
+    assert "def f10(x)" in text and "src/long.py, line 11" in text
+    page.mouse.move(5, 880)
+    page.wait_for_selector("#mg-pop", state="hidden")
+    link.click()
+    page.wait_for_url("**/long.py/#L11")
+
+
+def test_previews_with_the_keyboard_tab_focus_and_escape(page, site):
+    page.goto(caller_url(site))
+    for _ in range(120):  # Tab reaches the names in the code
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.matches('.mg-code a[data-x]')"):
+            break
+    else:
+        pytest.fail("Tab never reached a linked name")
+    page.wait_for_selector("#mg-pop:not([hidden])")
+    assert page.evaluate("document.activeElement.getAttribute('aria-describedby')") == "mg-pop"
+    assert run_axe(page) == []  # with the preview open
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#mg-pop", state="hidden")
+    assert page.evaluate("document.activeElement.getAttribute('aria-describedby')") is None
+    page.keyboard.press("Enter")  # the link itself still leads to the definition
+    page.wait_for_url("**/long.py/#L*")
+
+
+def test_a_definition_lists_its_uses_without_javascript(browser, site):
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{site}code/gpt-2/src/long.py/")
+    definition = page.locator("#L11 a[data-def]")
+    assert definition.inner_text() == "f10" and definition.get_attribute("href") == "#uses-L11-4"
+    definition.click()
+    uses = page.locator("#uses-L11-4")
+    assert "caller.py" in uses.inner_text()
+    uses.locator("a", has_text="5").click()
+    page.wait_for_url("**/caller.py/#L5")
+    context.close()
+
+
+def test_on_touch_the_first_tap_previews_and_the_second_follows(browser, site):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    page.goto(caller_url(site))
+    link = page.locator("#L5 a[data-x]", has_text="f12")
+    link.tap()
+    page.wait_for_selector("#mg-pop:not([hidden])")
+    assert page.url.endswith("/caller.py/")
+    assert "def f12(x)" in page.inner_text("#mg-pop")
+    link.tap()
+    page.wait_for_url("**/long.py/#L13")
+    context.close()

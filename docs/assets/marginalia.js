@@ -3,8 +3,10 @@
  * The page is complete without this script: notes are placed by CSS, line and note
  * anchors are real ids. The script adds: line ranges (#L10-L20, click and shift-click on
  * line numbers), the class filter (kept in ?show=...), hover/focus joins between a note
- * and its lines, collapsible notes on narrow screens, and copy-link buttons. It runs on
- * every page load, including Material's instant navigation (document$).
+ * and its lines, collapsible notes on narrow screens, copy-link buttons, and the preview
+ * of a linked name (its definition, the notes on it, its uses), read from the page's
+ * xref.json on the first preview. It runs on every page load, including Material's instant
+ * navigation (document$).
  */
 (function () {
   "use strict";
@@ -124,6 +126,168 @@
     return Promise.resolve();
   }
 
+  // ---------------------------------------------------------------- previews --
+  var preview = { table: null, loading: null, url: null, link: null, showTimer: 0, hideTimer: 0 };
+
+  function popover() {
+    var pop = document.getElementById("mg-pop");
+    if (!pop) {
+      pop = document.createElement("div");
+      pop.id = "mg-pop";
+      pop.className = "mg-pop md-typeset";
+      pop.setAttribute("role", "tooltip");
+      pop.hidden = true;
+      pop.addEventListener("mouseenter", function () { window.clearTimeout(preview.hideTimer); });
+      pop.addEventListener("mouseleave", function () { scheduleHide(); });
+      document.body.appendChild(pop);
+    }
+    return pop;
+  }
+
+  function loadTable(file) {
+    var url = new URL(file.dataset.xref, window.location.href).toString();
+    if (preview.url !== url) {
+      preview.url = url;
+      preview.table = null;
+      preview.loading = fetch(url).then(function (r) { return r.ok ? r.json() : {}; })
+        .catch(function () { return {}; })
+        .then(function (table) { if (preview.url === url) preview.table = table; return table; });
+    }
+    return preview.loading;
+  }
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function anchor(href, text) {
+    var a = el("a", "", text);
+    a.href = href;
+    return a;
+  }
+
+  function fillDefinition(box, row) {
+    // ["d", name, kind, signature, doc, where, href, notes, total uses, uses by file]
+    var sig = el("p", "mg-pop__sig");
+    sig.appendChild(el("code", "", row[3] || row[1]));
+    box.appendChild(sig);
+    if (row[4]) box.appendChild(el("p", "mg-pop__doc", row[4]));
+    var where = el("p", "mg-pop__where");
+    where.appendChild(el("span", "mg-pop__kind", row[2] + " "));
+    where.appendChild(anchor(row[6], row[5]));
+    if (row[8]) where.appendChild(document.createTextNode(" · " + row[8] + (row[8] === 1 ? " use" : " uses")));
+    box.appendChild(where);
+    if (row[7].length) {
+      var notes = el("ul", "mg-pop__notes");
+      row[7].forEach(function (note) {
+        var item = el("li");
+        item.appendChild(el("span", "mg-label", "Note "));
+        item.appendChild(anchor(note[1], note[0]));
+        notes.appendChild(item);
+      });
+      box.appendChild(notes);
+    }
+    if (row[9].length) {
+      var uses = el("ul", "mg-pop__uses");
+      row[9].forEach(function (group) {
+        var item = el("li");
+        item.appendChild(el("code", "", group[0]));
+        item.appendChild(document.createTextNode(": "));
+        group[1].forEach(function (use, i) {
+          if (i) item.appendChild(document.createTextNode(", "));
+          item.appendChild(anchor(use[1], String(use[0])));
+        });
+        uses.appendChild(item);
+      });
+      box.appendChild(uses);
+    }
+  }
+
+  function fillLibrary(box, row) {
+    // ["l", qualified name, label, url]
+    var sig = el("p", "mg-pop__sig");
+    sig.appendChild(el("code", "", row[1]));
+    box.appendChild(sig);
+    var where = el("p", "mg-pop__where");
+    where.appendChild(anchor(row[3], row[2]));
+    box.appendChild(where);
+  }
+
+  function showPreview(link) {
+    var file = link.closest(".mg-file");
+    if (!file || !file.dataset.xref) return;
+    window.clearTimeout(preview.hideTimer);
+    loadTable(file).then(function (table) {
+      if (!link.isConnected) return;
+      var pop = popover();
+      pop.textContent = "";
+      var ids = (link.dataset.x || "").split(" ");
+      if (ids.length > 1) pop.appendChild(el("p", "mg-pop__several", ids.length + " definitions reach this use:"));
+      ids.forEach(function (id) {
+        var row = table[id];
+        if (!row) return;
+        var box = el("div", "mg-pop__item");
+        if (row[0] === "l") fillLibrary(box, row); else fillDefinition(box, row);
+        pop.appendChild(box);
+      });
+      if (!pop.childNodes.length) return;
+      if (preview.link && preview.link !== link) preview.link.removeAttribute("aria-describedby");
+      preview.link = link;
+      link.setAttribute("aria-describedby", "mg-pop");
+      pop.hidden = false;
+      var rect = link.getBoundingClientRect();
+      var width = pop.offsetWidth;
+      var left = Math.max(8, Math.min(rect.left, document.documentElement.clientWidth - width - 8));
+      pop.style.left = (left + window.scrollX) + "px";
+      pop.style.top = (rect.bottom + window.scrollY + 4) + "px";
+    });
+  }
+
+  function hidePreview() {
+    var pop = document.getElementById("mg-pop");
+    if (pop) pop.hidden = true;
+    if (preview.link) preview.link.removeAttribute("aria-describedby");
+    preview.link = null;
+  }
+
+  function scheduleHide() {
+    window.clearTimeout(preview.showTimer);
+    preview.hideTimer = window.setTimeout(hidePreview, 250);
+  }
+
+  function setUpPreviews(file) {
+    if (!file.dataset.xref) return;
+    var code = file.querySelector(".mg-code");
+    if (!code) return;
+    function target(event) { return event.target.closest && event.target.closest("a[data-x]"); }
+    code.addEventListener("mouseover", function (event) {
+      var link = target(event);
+      if (!link) return;
+      window.clearTimeout(preview.showTimer);
+      window.clearTimeout(preview.hideTimer);
+      preview.showTimer = window.setTimeout(function () { showPreview(link); }, 300);
+    });
+    code.addEventListener("mouseout", function (event) { if (target(event)) scheduleHide(); });
+    code.addEventListener("focusin", function (event) { var link = target(event); if (link) showPreview(link); });
+    code.addEventListener("focusout", function (event) { if (target(event)) scheduleHide(); });
+    // Touch: the first tap on a name shows its preview (which holds the link), the second
+    // follows it. Cancelling touchend cancels the click, before any navigation handler sees it.
+    code.addEventListener("touchend", function (event) {
+      var link = target(event);
+      if (link && preview.link !== link) {
+        event.preventDefault();
+        showPreview(link);
+      }
+    }, { passive: false });
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && preview.link) hidePreview();
+  });
+
   function nameSearchDialog() {
     // Material's search overlay has role="dialog" but no accessible name.
     var search = document.querySelector(".md-search[role='dialog']");
@@ -141,6 +305,7 @@
   function setUp() {
     nameSearchDialog();
     var file = document.querySelector(".mg-file");
+    hidePreview();
     // Instant navigation swaps the page without a new <head>: follow the new content.
     document.documentElement.classList.toggle("mg-wide", !!file);
     CLASSES.forEach(function (c) {
@@ -210,6 +375,7 @@
       syncToggle(note);
     });
 
+    setUpPreviews(file);
     handleHash(file, true);
   }
 

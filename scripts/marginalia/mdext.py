@@ -48,7 +48,8 @@ from .highlight import HighlightCache
 from .manifest import CodeClass
 from .pages import RAW_HTML_MARKER, class_badge
 from .problems import InputError
-from .site import Inputs, Project, load_inputs
+from .xref import LIBRARY_LABELS
+from .site import Inputs, Project, cross_references, load_inputs
 
 log = logging.getLogger("mkdocs.marginalia")
 
@@ -69,7 +70,8 @@ def _data(root: str) -> _Data:
     project = Project(Path(root).resolve())
     inputs = load_inputs(project)
     if not _GRAPH or _GRAPH[0][0] is not inputs:
-        _GRAPH[:] = [(inputs, CallGraph(inputs.manifest, inputs.sources))]
+        _GRAPH[:] = [(inputs, CallGraph(inputs.manifest, inputs.sources, cross_references(project, inputs),
+                                         inputs.library_docs))]
     return _Data(inputs, _GRAPH[0][1], project)
 
 
@@ -218,6 +220,38 @@ class CallMapBlock(_DataBlock):
                        f'</thead><tbody>{"".join(rows)}</tbody></table></details>')
 
 
+class LibrarySurfaceBlock(_DataBlock):
+    """Per presented Python file: the library API names it calls and its call sites, by
+    library, beside its calls into presented code (from the cross-reference layer)."""
+
+    NAME = "library-surface"
+    WRAPPER = ("div", "mg-surface")
+    LIBRARIES = ("tensorflow", "numpy", "torch", "transformers", "stdlib")
+
+    def on_end(self, block: etree.Element) -> None:
+        data = self.data()
+        xref = cross_references(data.project, data.inputs)
+        head = "".join(f'<th scope="col">{html.escape(LIBRARY_LABELS[lib])}</th>' for lib in self.LIBRARIES)
+        rows = []
+        for codebase, file in data.inputs.manifest.files():
+            refs = xref.files.get((codebase, file.path))
+            if refs is None:
+                continue
+            cells = []
+            for library in (*self.LIBRARIES, None):
+                calls = [u for u in refs.library if u.call and (u.library == library if library else u.library not in self.LIBRARIES)]
+                names = len({u.qualname for u in calls})
+                cells.append(f'<td class="mg-num">{names} / {len(calls)}</td>' if calls else '<td class="mg-num mg-muted">–</td>')
+            own = sum(1 for u in refs.uses if u.call)
+            rows.append(f'<tr><td>{class_badge(file.code_class)} <a href="{_md_link(codebase, file.path)}"><code>'
+                        f'{html.escape(codebase)}/{html.escape(file.path)}</code></a></td>{"".join(cells)}'
+                        f'<td class="mg-num">{own}</td></tr>')
+        _attach(block, '<table class="mg-surface__table"><caption>Library API names called / call sites, by library; '
+                       'and calls into the presented code itself</caption><thead><tr><th scope="col">File</th>'
+                       f'{head}<th scope="col">Other</th><th scope="col">Calls into presented code</th></tr></thead>'
+                       f'<tbody>{"".join(rows)}</tbody></table>')
+
+
 class FileClassesBlock(_DataBlock):
     """Every presented file, placed in its class on the map."""
 
@@ -303,7 +337,7 @@ class MarginaliaExtension(BlocksExtension):
         super().extendMarkdown(md)
 
     def extendMarkdownBlocks(self, md: Markdown, block_mgr) -> None:
-        for block in (BibliographyBlock, CodeBlock, CallMapBlock, FileClassesBlock, ConcordanceBlock):
+        for block in (BibliographyBlock, CodeBlock, CallMapBlock, FileClassesBlock, ConcordanceBlock, LibrarySurfaceBlock):
             block_mgr.register(block, self.getConfigs())
 
 

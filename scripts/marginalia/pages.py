@@ -23,11 +23,14 @@ from itertools import groupby
 from . import urls
 from .bibliography import Bibliography
 from .highlight import highlight_lines
+from .libdocs import LibraryDocs
 from .manifest import CodeClass, Codebase, Manifest, SourceFile, browse_url
 from .markup import BodyRenderer
 from .notes import BrokenNote, Note, NoteSet
 from .problems import Problem
 from .sources import SourceText
+from .xref import XrefIndex
+from .xref_pages import PREVIEW_FILE, preview_json, render_refs
 
 # The Markdown extension (mdext) passes what follows this line through as final HTML.
 RAW_HTML_MARKER = "<!-- marginalia:raw-html -->"
@@ -48,10 +51,12 @@ CLASS_DEFINITIONS = {
 
 @dataclass(frozen=True)
 class Page:
-    """A generated Markdown page, ``path`` relative to the docs directory."""
+    """A generated Markdown page, ``path`` relative to the docs directory, and the data files
+    that go with it (written beside it, copied to the site as they are)."""
 
     path: str
     content: str
+    companions: tuple["Page", ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,9 @@ class PageContext:
     """Rendered notes by everything they depend on; reused across preview rebuilds."""
     highlight: Callable[[str, str], tuple[str, ...]] = highlight_lines
     """Highlighting, possibly through the on-disk HighlightCache."""
+    xref: XrefIndex | None = None
+    """Cross-references (names linked to their definitions); None: pages without them."""
+    library_docs: LibraryDocs = field(default_factory=LibraryDocs)
 
     # Indexes built once per build: pages and notes look things up here, never by scanning
     # every note (which made large corpora quadratic; see docs/benchmark.md).
@@ -323,11 +331,21 @@ def code_page(codebase_id: str, file: SourceFile, ctx: PageContext) -> Page:
     codebase = ctx.manifest.codebases[codebase_id]
     source = ctx.sources[(codebase_id, file.path)]
     page_url = urls.code_page(codebase_id, file.path)
+    page_source = urls.code_page_source(codebase_id, file.path)
     notes = ctx.notes_by_file.get((codebase_id, file.path), [])
     problems = ctx.problems_by_file
+    refs = None
+    if source.text is not None and ctx.xref is not None:
+        refs = render_refs(ctx.highlight(source.text, file.path), ctx.xref.files.get((codebase_id, file.path)),
+                           ctx.xref, ctx.library_docs, page_url, file.pin or next(iter(codebase.pins)), ctx.notes_by_file)
+    companions: list[Page] = []
+    preview = ""
+    if refs is not None and refs.preview:  # fetched by the script on the first preview: the page stays light
+        companions.append(Page(page_source.removesuffix("index.md") + PREVIEW_FILE, preview_json(refs.preview)))
+        preview = f' data-xref="{PREVIEW_FILE}"'
 
     head = [
-        f'<div class="mg-file" data-codebase="{_e(codebase_id)}" data-path="{_e(file.path)}">',
+        f'<div class="mg-file" data-codebase="{_e(codebase_id)}" data-path="{_e(file.path)}"{preview}>',
         f'<h1 class="mg-title"><span class="mg-title__codebase">{_e(codebase.title)}</span> '
         f'<code>{_e(file.path)}</code></h1>',
         _facts(codebase_id, codebase, file, ctx, page_url, source),
@@ -357,14 +375,15 @@ def code_page(codebase_id: str, file: SourceFile, ctx: PageContext) -> Page:
             body = "".join(render_note(n, ctx, page_url, problems.get(n.file, []), lines_href=None) for n in unplaceable)
             main += (f'<div class="admonition failure mg-unplaced" role="alert"><p class="admonition-title">'
                      f'Notes that point outside this file</p>{body}</div>')
-        main += render_code(ctx.highlight(source.text, file.path), placeable, ctx, page_url, problems)
+        lines = refs.lines if refs is not None else ctx.highlight(source.text, file.path)
+        main += render_code(lines, placeable, ctx, page_url, problems) + (refs.uses_html if refs is not None else "")
     head.append(_legend(page_url))
     head.append(_chips(notes))
     content = RAW_HTML_MARKER + "\n" + "\n".join(head) + "\n" + main + "\n</div>\n"
     title = f"{file.path} · {codebase.title}"
     description = f"{codebase.title}: {file.path}, pinned at {ctx.manifest.pin_of(codebase_id, file).label}, with {len(notes)} margin notes."
-    return Page(urls.code_page_source(codebase_id, file.path),
-                _front_matter(title, description, ("navigation", "toc"), wide=True) + content)
+    return Page(page_source, _front_matter(title, description, ("navigation", "toc"), wide=True) + content,
+                tuple(companions))
 
 
 # ------------------------------------------------------------------- index pages --

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .bibliography import Bibliography, load_bibliography
+from .libdocs import LibraryDocs, load_library_docs
 from .manifest import Manifest, load_manifest
 from .highlight import HighlightCache
 from .markup import BodyRenderer
@@ -22,6 +23,7 @@ from .notes import CheckContext, NoteSet, check_notes, glossary_terms, load_note
 from .pages import Page, PageContext, all_pages
 from .problems import InputError, Problem
 from .sources import Cache, SourceText, load_sources, write_atomically
+from .xref import XrefIndex, build_index
 
 WORK_DIR = ".marginalia"
 """The project's git-ignored working directory: the source cache, the benchmark's and the
@@ -70,6 +72,10 @@ class Project:
         return self.docs / "glossary.md"
 
     @property
+    def library_docs(self) -> Path:
+        return self.annotations / "library-docs.toml"
+
+    @property
     def cache(self) -> Cache:
         return Cache(self.cache_dir or Path(os.environ.get("MARGINALIA_CACHE", self.root / WORK_DIR / "cache")))
 
@@ -88,6 +94,8 @@ class Options:
     """Preview (``make serve``): broken notes are shown with their problems, not fatal."""
     allow_missing: bool = False
     """Build even when some files are not extracted; their pages say so."""
+    cross_references: bool = True
+    """Link names to their definitions and libraries (off only to measure what it costs)."""
 
 
 @dataclass
@@ -96,6 +104,9 @@ class Inputs:
     sources: dict[tuple[str, str], SourceText]
     notes: NoteSet
     bibliography: Bibliography
+    library_docs: LibraryDocs = field(default_factory=LibraryDocs)
+    xref: XrefIndex | None = None
+    """Filled on first use by :func:`cross_references` (checking notes does not need it)."""
 
 
 @dataclass
@@ -174,7 +185,14 @@ def _read_inputs(project: Project, session: Session | None) -> Inputs:
     bibliography = load_bibliography(project.bibliography, display="annotations/bibliography.json")
     notes = load_notes(project.annotations, project.root, session.note_files if session else None)
     check_notes(notes, CheckContext(manifest, sources, bibliography, glossary_terms(project.glossary)))
-    return Inputs(manifest, sources, notes, bibliography)
+    return Inputs(manifest, sources, notes, bibliography, load_library_docs(project.library_docs))
+
+
+def cross_references(project: Project, inputs: Inputs) -> XrefIndex:
+    """The cross-reference layer of these inputs, resolved once (and cached on disk)."""
+    if inputs.xref is None:
+        inputs.xref = build_index(inputs.manifest, inputs.sources, project.cache.root / "xref")
+    return inputs.xref
 
 
 def enforce(inputs: Inputs, options: Options) -> None:
@@ -193,21 +211,36 @@ def write_pages(target: Path, pages: list[Page]) -> tuple[list[str], list[str]]:
     files are not touched (their mtime stays, so file watchers stay quiet)."""
     written, removed = [], []
     wanted: set[Path] = set()
-    for page in pages:
+    for page in [p for page in pages for p in (page, *page.companions)]:
         path = target.parent / page.path  # page paths start with "code/"
         wanted.add(path)
-        content = page.content.replace("\n---\n\n", "\n---\n\n" + GENERATED_MARKER, 1)
+        content = page.content
+        if path.suffix == ".md":
+            content = content.replace("\n---\n\n", "\n---\n\n" + GENERATED_MARKER, 1)
         data = content.encode("utf-8")
         if path.is_file() and path.read_bytes() == data:
             continue
         write_atomically(path, data)
         written.append(page.path)
     if target.is_dir():
-        for existing in sorted(target.rglob("*.md")):
+        for existing in sorted(p for pattern in ("*.md", "*.json") for p in target.rglob(pattern)):
             if existing not in wanted:
                 existing.unlink()
                 removed.append(existing.relative_to(target.parent).as_posix())
     return written, removed
+
+
+def xref_log(index: XrefIndex | None) -> list[str]:
+    """What the build log says of the cross-references: the resolver's time, and every file
+    left without links (a resolver failure costs a page its links, never the build)."""
+    if index is None:
+        return []
+    uses = sum(len(refs.uses) for refs in index.files.values())
+    library = sum(len(refs.library) for refs in index.files.values())
+    timing = f"resolved in {index.seconds:.1f} s" if index.seconds else "from the cache"
+    lines = [f"cross-references: {uses} uses of {len(index.definitions)} definitions and {library} library names "
+             f"in {len(index.files)} files ({timing})"]
+    return lines + [f"warning: {error}" for error in index.errors()]
 
 
 def generate(project: Project, options: Options, session: Session | None = None) -> Result:
@@ -218,7 +251,9 @@ def generate(project: Project, options: Options, session: Session | None = None)
         session.renderer = BodyRenderer.for_site(project.mkdocs_yml)
     ctx = PageContext(inputs.manifest, inputs.sources, inputs.notes, inputs.bibliography,
                       session.renderer, preview=options.preview, note_html=session.note_html,
-                      highlight=HighlightCache(project.cache.highlight))
+                      highlight=HighlightCache(project.cache.highlight),
+                      xref=cross_references(project, inputs) if options.cross_references else None,
+                      library_docs=inputs.library_docs)
     pages = all_pages(ctx)
     written, removed = write_pages(project.generated, pages)
     return Result(inputs, written, removed, len(pages))
