@@ -235,13 +235,15 @@ def drive_transformers(spec: RunSpec, pinned: dict, cache: Path, models: Path, w
         with redirect_stdout(io.StringIO()):
             from transformers import GPT2Config, GPT2LMHeadModel
             m = s["model"]
+            # No end-of-text id: like OpenAI's scripts, generation never stops early, and no
+            # logits processor is added for it. Token 264 is the tiny vocabulary's <|endoftext|>.
             config = GPT2Config(vocab_size=265, n_positions=m["n_ctx"], n_embd=m["n_embd"], n_layer=m["n_layer"],
-                                n_head=m["n_head"], bos_token_id=264, eos_token_id=264, pad_token_id=264)
+                                n_head=m["n_head"], bos_token_id=None, eos_token_id=None, pad_token_id=None)
             model = GPT2LMHeadModel(config).eval()
             start = torch.tensor([[264]])  # <|endoftext|>, as OpenAI's unconditional script starts
             for _ in range(s["samples"]):
-                out = model.generate(start, max_new_tokens=s["max_new_tokens"], min_new_tokens=s["max_new_tokens"],
-                                     do_sample=s["do_sample"], top_k=s["top_k"])
+                out = model.generate(start, max_new_tokens=s["max_new_tokens"], do_sample=s["do_sample"],
+                                     top_k=s["top_k"])
                 tokens += out.shape[1] - start.shape[1]
     except Exception as exc:
         error = exc

@@ -12,6 +12,7 @@ scope around it, its body to its own). Standard library only: it runs inside the
 from __future__ import annotations
 
 import ast
+import warnings
 from dataclasses import dataclass, field
 
 MODULE = 0  # the scope key of a module's own statements; a def's or class's is its first line
@@ -66,7 +67,9 @@ def _child_bodies(node: ast.AST):
 
 
 def statement_map(source: str) -> StatementMap:
-    tree = ast.parse(source)
+    with warnings.catch_warnings():  # upstream regexes in plain strings ("\?") warn
+        warnings.simplefilter("ignore")
+        tree = ast.parse(source)
     result = StatementMap()
 
     def mark(lines: dict, line: int, outer: tuple[Statement, ...], statement: Statement) -> None:
