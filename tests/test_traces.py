@@ -408,3 +408,38 @@ def test_counter_counts_statements_not_line_events(tmp_path):
     assert entries[lines["return x * 2"]] == 2          # twice(2), twice(3): cached calls never enter
     assert trace.calls[lines["pick"]] == 1              # a lambda is counted as a call
     assert lines['"""Docstrings never run."""'] not in {s.first for s in trace.map.statements}
+
+
+# ----------------------------------------------------------------- the findings page --
+
+def test_findings_page_quotes_the_current_data():
+    """docs/what-runs.md is written by hand from traces/: when the data change, this fails
+    until the page's numbers are brought up to date."""
+    page = (ROOT / "docs" / "what-runs.md").read_text(encoding="utf-8")
+    short, long = RUNS["gpt2-unconditional-10"], RUNS["gpt2-unconditional-60"]
+    hf_short, hf_long = RUNS["transformers-generate-10"], RUNS["transformers-generate-60"]
+    game = RUNS["aidungeon-play"]
+    model_ops = [r.file("gpt-2", "src/model.py").op_executions for r in (short, long)]
+    hf_entries = [r.file("transformers", "v5.24.0/models/gpt2/modeling_gpt2.py").entries for r in (hf_short, hf_long)]
+    expected = {
+        "model statements, 10 and 60 tokens": short.entries_by_class()["model"],
+        "ops executed, 10 tokens": short.op_executions,
+        "ops executed, 60 tokens": long.op_executions,
+        "model.py ops, 10 tokens": model_ops[0],
+        "model.py ops, 60 tokens": model_ops[1],
+        "model.py ops per token": (model_ops[1] - model_ops[0]) // (long.tokens - short.tokens),
+        "one sampling run, 10 tokens": short.session_runs[1].ops,
+        "one sampling run, 60 tokens": long.session_runs[1].ops,
+        "per token of a sample": (long.session_runs[1].ops - short.session_runs[1].ops) // 50,
+        "HF statements, 10 tokens": hf_entries[0],
+        "HF statements, 60 tokens": hf_entries[1],
+        "HF statements per token": (hf_entries[1] - hf_entries[0]) // (hf_long.tokens - hf_short.tokens),
+        "AI Dungeon application": game.entries_by_class()["application"],
+        "AI Dungeon boundary": game.entries_by_class()["boundary"],
+        "AI Dungeon ops": game.op_executions,
+        "AI Dungeon ops per generation": game.session_runs[1].ops,
+        "batch 2 model statements": RUNS["gpt2-unconditional-batch2"].entries_by_class()["model"],
+        "console_print loop": max(game.file("aidungeon", "story/utils.py").statements.values()),
+    }
+    missing = {what: f"{n:,}" for what, n in expected.items() if f"{n:,}" not in page}
+    assert not missing, f"docs/what-runs.md does not quote the data: {missing}"

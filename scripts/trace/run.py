@@ -182,9 +182,11 @@ def main(argv: list[str] | None = None) -> int:
         if "skipped" in outcome:
             log(f"{spec.id}: skipped, {outcome['skipped']}; traces/{spec.id}.json left as it is")
             continue
-        line = f"{spec.id}: {outcome['seconds']:.2f} s in the pinned code, {outcome['wall']:.1f} s with start-up"
+        line = (f"{spec.id}: {outcome['seconds']:.2f} s CPU in the pinned code, "
+                f"{outcome['wall']:.1f} s wall with start-up")
         if spec.id in plain and "seconds" in plain[spec.id]:
-            line += f"; uninstrumented {plain[spec.id]['seconds']:.2f} s (x{outcome['seconds'] / plain[spec.id]['seconds']:.2f})"
+            bare = plain[spec.id]["seconds"]
+            line += f"; uninstrumented {bare:.2f} s CPU (tracing x{outcome['seconds'] / bare:.2f})"
         log(line)
         if not args.overhead:
             (out / f"{spec.id}.json").write_text(document(spec, outcome["result"], pinned), encoding="utf-8")

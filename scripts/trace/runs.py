@@ -173,11 +173,11 @@ def drive_tensorflow(spec: RunSpec, pinned: dict, cache: Path, models: Path, wor
         tf.set_random_seed(s["seed"])  # play.py seeds nothing; the default graph takes this seed
         argv, script = [], root / spec.entry
 
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: a busy machine does not inflate it
     counter.start()
     error = _run_main(script, argv, s.get("stdin", []))
     counter.stop()
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     if not instrument:
         return None, elapsed
 
@@ -228,7 +228,7 @@ def drive_transformers(spec: RunSpec, pinned: dict, cache: Path, models: Path, w
     if not instrument:
         counter = _Off()
     tokens = 0
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: a busy machine does not inflate it
     counter.start()
     error = None
     try:
@@ -248,7 +248,7 @@ def drive_transformers(spec: RunSpec, pinned: dict, cache: Path, models: Path, w
     except Exception as exc:
         error = exc
     counter.stop()
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     if not instrument:
         return None, elapsed
     import transformers
@@ -263,6 +263,6 @@ def drive_transformers(spec: RunSpec, pinned: dict, cache: Path, models: Path, w
 
 
 def drive(spec: RunSpec, pinned: dict, cache: Path, models: Path, work: Path, instrument: bool = True):
-    """Run ``spec``; return (its measurements, seconds spent in the pinned code)."""
+    """Run ``spec``; return (its measurements, CPU seconds spent in the pinned code)."""
     kind = drive_transformers if spec.kind == "transformers" else drive_tensorflow
     return kind(spec, pinned, cache, models, work, instrument)
