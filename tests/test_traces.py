@@ -443,3 +443,18 @@ def test_findings_page_quotes_the_current_data():
     }
     missing = {what: f"{n:,}" for what, n in expected.items() if f"{n:,}" not in page}
     assert not missing, f"docs/what-runs.md does not quote the data: {missing}"
+
+
+def test_statement_lines_give_every_line_its_count():
+    from marginalia.traces import statement_lines
+    for run in RUNS.values():
+        for (codebase, path), counts in run.files.items():
+            owners = statement_lines(_source(codebase, path))
+            assert set(counts.statements) == set(owners.values()), (run.id, path)
+    model = statement_lines(_source("gpt-2", "src/model.py"))
+    source = _source("gpt-2", "src/model.py").splitlines()
+    wpe = next(i for i, text in enumerate(source, 1) if "wpe = tf.get_variable(" in text)
+    assert model[wpe] == model[wpe + 1] == wpe           # a statement over two lines
+    loop = next(i for i, text in enumerate(source, 1) if text.strip().startswith("for layer, past in"))
+    assert model[loop] == loop and model[loop + 1] == loop + 1   # a header owns only itself
+    assert next(i for i, text in enumerate(source, 1) if '"""Deal with dynamic shape' in text) not in model

@@ -20,7 +20,9 @@ Counts are keyed by the first line of a statement (decorators included, as in ``
 
 from __future__ import annotations
 
+import ast
 import json
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -260,3 +262,34 @@ def runs_of_file(runs: Mapping[str, Run] | Iterable[Run], codebase: str, path: s
     """The runs that loaded a file, with its counts in each (for a run selector on a code page)."""
     values = runs.values() if isinstance(runs, Mapping) else runs
     return [(run, counts) for run in values if (counts := run.file(codebase, path)) is not None]
+
+
+def statement_lines(source: str) -> dict[int, int]:
+    """Which count a line shows: line -> the first line of the statement it belongs to.
+
+    A simple statement owns all its lines (a call written over three lines shows one count on
+    each); a compound statement (``def``, ``for``, ``if``, ``with``…) owns its header lines only,
+    from its first decorator to the line before its body, and its body's lines belong to the
+    statements in it. Lines that are no statement's (blank lines, comments, ``else:``) are
+    absent. The keys match ``FileCounts.statements``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # invalid escapes in upstream strings
+        tree = ast.parse(source)
+    docstrings = {id(n.body[0]) for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                  and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)
+                  and isinstance(n.body[0].value.value, str)}
+    owner: dict[int, int] = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.stmt) or id(node) in docstrings or isinstance(node, (ast.Global, ast.Nonlocal)):
+            continue  # never executed, never counted (as in make trace)
+        first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
+            last = max(first, body[0].lineno - 1) if body[0].lineno > node.lineno else node.lineno
+        else:
+            last = node.end_lineno
+        for line in range(first, last + 1):
+            owner.setdefault(line, first)  # ast.walk goes outside in: inner statements come later
+            if owner[line] < first:
+                owner[line] = first
+    return dict(sorted(owner.items()))

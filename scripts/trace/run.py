@@ -165,12 +165,13 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     with tempfile.TemporaryDirectory(prefix="marginalia-trace-") as name:
         tmp = Path(name)
-        made = time.perf_counter()
-        done = spawn(["--make-models", str(tmp / "models")])
-        if done.returncode != 0:
-            log(f"making the tiny models failed:\n{done.stderr[-4000:]}")
-            return 1
-        log(f"tiny models made in {time.perf_counter() - made:.1f} s")
+        if any(spec.engine == "tensorflow" for spec in specs):
+            made = time.perf_counter()
+            done = spawn(["--make-models", str(tmp / "models")])
+            if done.returncode != 0:
+                log(f"making the tiny models failed:\n{done.stderr[-4000:]}")
+                return 1
+            log(f"tiny models made in {time.perf_counter() - made:.1f} s")
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             results = dict(zip([s.id for s in specs], pool.map(lambda s: run_one(s, args, tmp), specs)))
             plain = (dict(zip([s.id for s in specs], pool.map(lambda s: run_one(s, args, tmp, plain=True), specs)))
