@@ -11,11 +11,13 @@ line that built it.
 TensorFlow's graph optimiser (grappler) runs before execution and renames or replaces a few
 ops (``ConstantFolding/…``, ``…/ArithmeticOptimizer/ReorderCastLike…_Reshape_3``); such a
 name is traced back to the op it was made from. Executor bookkeeping (``_SOURCE``,
-``_retval_…``, ``_arg_…``) and ops built outside presented code are counted as unattributed.
+``_retval_…``, ``_arg_…``) and ops built outside presented code are counted as unattributed
+(``TRACE_DEBUG=1`` prints their names to stderr).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from collections import Counter
@@ -25,7 +27,6 @@ from dataclasses import dataclass, field
 from tensorflow.python.client import session as tf_session
 from tensorflow.core.protobuf import config_pb2
 
-import os
 DEBUG = os.environ.get("TRACE_DEBUG")
 OPTIMISER_PART = re.compile(r"/(?:[A-Za-z]+Optimizer|ConstantFolding|LayoutOptimizer|Remapper)/")
 
@@ -70,19 +71,19 @@ class GraphTrace:
         return None
 
     def _origin(self, graph, name: str):
-        """(creating (key, line), every presented (key, line) on the stack) for a node name."""
+        """For an executed node name: (the creating (key, line), every presented (key, line) on
+        its creation stack, whether it is the sampling op), or None; looked up once per name."""
         cache_key = (id(graph), name)
-        if cache_key in self._origins:
-            return self._origins[cache_key]
-        op = _find_op(graph, name)
-        origin = None
-        if op is not None:
-            frames = [(key, self.statement_of(key, f.lineno)) for f in op.traceback
-                      if (key := self.files.get(f.filename)) is not None]
-            if frames:
-                origin = (frames[-1], tuple(dict.fromkeys(frames)))
-        self._origins[cache_key] = origin
-        return origin
+        if cache_key not in self._origins:
+            op = _find_op(graph, name)
+            origin = None
+            if op is not None:
+                frames = [(key, self.statement_of(key, f.lineno)) for f in op.traceback
+                          if (key := self.files.get(f.filename)) is not None]
+                if frames:
+                    origin = (frames[-1], tuple(dict.fromkeys(frames)), op.type == "Multinomial")
+            self._origins[cache_key] = origin
+        return self._origins[cache_key]
 
     def record(self, graph, metadata, frame) -> None:
         executed = [node.node_name for device in metadata.step_stats.dev_stats for node in device.node_stats]
@@ -94,13 +95,11 @@ class GraphTrace:
                 if DEBUG:
                     print("unattributed:", name, file=sys.stderr)
                 continue
-            creating, stack = origin
+            creating, stack, sampling = origin
             self.ops[creating] += 1
             for place in stack:
                 self.ops_within[place] += 1
-            op = _find_op(graph, name)
-            if op is not None and op.type == "Multinomial":
-                sampled += 1
+            sampled += sampling
         self.runs.append(SessionRun(self._caller(frame), len(executed), sampled))
 
 
