@@ -17,7 +17,7 @@ ifneq ($(ALLOW_MISSING),)
 export MARGINALIA_ALLOW_MISSING := 1
 endif
 
-.PHONY: help site site-zensical serve extract check test bench screenshots lock clean distclean chromium java browser-deps
+.PHONY: help site site-zensical serve extract check test bench screenshots lock clean distclean chromium java browser-deps trace trace-venv
 
 help:
 	@echo "make site      set up, fetch the pinned sources, check the notes, build site/ (strict)"
@@ -27,6 +27,7 @@ help:
 	@echo "make check     check every note (file:line: message)"
 	@echo "make extract   fetch and verify the pinned sources into .marginalia/cache"
 	@echo "make bench     run the build benchmark (not part of make test)"
+	@echo "make trace     run the pinned code on a tiny random model; write the counts to traces/"
 	@echo "ALLOW_MISSING=1 builds without unreachable upstreams; their pages say 'not extracted'."
 
 # ------------------------------------------------------------------ environments --
@@ -60,6 +61,28 @@ tests/browser/node_modules/.stamp: tests/browser/package.json tests/browser/pack
 
 browser-deps: chromium java tests/browser/node_modules/.stamp
 
+# The trace environment (make trace): Python 3.11, TensorFlow 2.21 (CPU), transformers 5.24.0
+# and what the traced scripts import, from a hashed lock; never shared with the site build.
+# PyTorch is installed only from a local CPU-only wheel (requirements/trace-torch.txt):
+# `--no-index` means pip looks only in its configured find-links folders, or in the folder of
+# MARGINALIA_TORCH_WHEEL, and never downloads PyPI's CUDA build. Without one, the PyTorch runs
+# are skipped, and say so.
+TRACE_PYTHON ?= python3.11
+TRACE_VENV   := .marginalia/trace-venv
+TRACE_PY     := $(TRACE_VENV)/bin/python
+TORCH_LINKS  := $(if $(MARGINALIA_TORCH_WHEEL),--find-links $(dir $(abspath $(MARGINALIA_TORCH_WHEEL))))
+
+$(TRACE_VENV)/.stamp: requirements/trace.txt requirements/trace-torch.txt
+	@test -x $(TRACE_PY) || $(TRACE_PYTHON) -m venv $(TRACE_VENV)
+	$(TRACE_PY) -m pip install --quiet --require-hashes --no-deps -r requirements/trace.txt
+	@if $(TRACE_PY) -m pip install --quiet --no-deps --no-index --require-hashes $(TORCH_LINKS) \
+	    -r requirements/trace-torch.txt >/dev/null 2>&1; then \
+	  echo "trace: torch 2.13.0+cpu installed from a local wheel"; \
+	else echo "trace: no local CPU-only torch 2.13.0 wheel found: the PyTorch runs will be skipped"; fi
+	@touch $@
+
+trace-venv: $(TRACE_VENV)/.stamp
+
 # ---------------------------------------------------------------------- the site --
 
 extract: $(VENV)/.site-stamp
@@ -79,11 +102,18 @@ site-zensical: $(VENV)/.site-stamp
 serve: $(VENV)/.site-stamp
 	$(PY) -m marginalia serve
 
+# Run the pinned files (verified by sha256) on a tiny random model made on the spot, and
+# write what ran, statement by statement and op by op, to traces/ (README, "What runs").
+trace: $(VENV)/.site-stamp $(TRACE_VENV)/.stamp
+	$(PY) -m marginalia extract --allow-missing
+	$(TRACE_PY) scripts/trace/run.py --out traces $(TRACE_ARGS)
+
 # ------------------------------------------------------------------------- tests --
 
-test: $(VENV)/.test-stamp browser-deps
+# MARGINALIA_REQUIRE_TRACE: tests/test_traces.py fails, rather than skips, without the trace venv.
+test: $(VENV)/.test-stamp browser-deps $(TRACE_VENV)/.stamp
 	$(PY) -m marginalia schema --check
-	$(PY) -m pytest $(PYTEST_ARGS)
+	MARGINALIA_REQUIRE_TRACE=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 screenshots: site $(VENV)/.test-stamp browser-deps
 	$(PY) scripts/screenshots.py site
@@ -100,7 +130,7 @@ bench: $(VENV)/.test-stamp browser-deps .marginalia/bench-venv/.stamp
 # Regenerate the hashed lock files after editing requirements/*.in.
 lock:
 	$(PYTHON) -m venv .marginalia/piptools && .marginalia/piptools/bin/pip install --quiet pip-tools==7.6.2
-	cd requirements && for name in site test bench; do \
+	cd requirements && for name in site test bench trace; do \
 	  PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= ../.marginalia/piptools/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
 	    --strip-extras --index-url https://pypi.org/simple --no-emit-index-url -o $$name.txt $$name.in; done
 

@@ -185,7 +185,8 @@ def make_project(tmp: Path, files: dict[str, dict[str, str]], notes: dict[str, s
         shutil.copy(ROOT / name, root / name)
     shutil.copytree(ROOT / "overrides", root / "overrides")
     shutil.copytree(ROOT / "docs", root / "docs", ignore=shutil.ignore_patterns("code"))
-    for reading in (root / "docs").glob("reading-*.md"):  # they quote the real notes and code
+    # the readings and the findings page quote and link the real notes and code
+    for reading in [*(root / "docs").glob("reading-*.md"), root / "docs" / "what-runs.md"]:
         reading.write_text(f"# {reading.stem}\n\nA reading, replaced by a stub in the tests.\n")
     (root / "scripts").symlink_to(ROOT / "scripts")
     (root / "annotations").mkdir()
