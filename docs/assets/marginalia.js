@@ -288,6 +288,107 @@
     if (event.key === "Escape" && preview.link) hidePreview();
   });
 
+  // ---------------------------------------------------------------- what ran --
+  // "What ran" (off by default, ?ran=<run> in the URL): each line's count from the page's
+  // trace.json, as a heat mark in the gutter, and in words for the line pointed at.
+  var HEAT = ["h0", "h1", "h2", "h3", "h4", "h5"];
+
+  function heat(count) {
+    if (!count) return "h0";
+    if (count === 1) return "h1";
+    return HEAT[Math.min(5, 2 + Math.floor(Math.log10(count)))];
+  }
+
+  function plural(n, word) { return n.toLocaleString("en") + " " + word + (n === 1 ? "" : "s"); }
+
+  function ranText(data, runId, number) {
+    var run = null;
+    data.runs.forEach(function (r) { if (r[0] === runId) run = r; });
+    var counts = data.lines[runId] && data.lines[runId][number];
+    if (!run || !counts) return "Line " + number + ": not a statement (nothing to count).";
+    if (!counts[0]) return "Line " + number + ": never ran in this run.";
+    var text = "Line " + number + ": Python entered it " + plural(counts[0], "time") + ".";
+    if (counts[1]) {
+      text += " The TensorFlow operations it built ran " + plural(counts[1], "time");
+      text += run[3] ? " (" + (counts[1] / run[3]).toLocaleString("en", { maximumFractionDigits: 1 }) + " per generated token)." : ".";
+    }
+    return text;
+  }
+
+  function setUpRan(file) {
+    var box = file.querySelector(".mg-ran");
+    if (!box) return;
+    var toggle = box.querySelector(".mg-ran__toggle");
+    var panel = box.querySelector(".mg-ran__panel");
+    var select = box.querySelector(".mg-ran__run");
+    var status = box.querySelector(".mg-ran__status");
+    var marked = [];
+    var data = null;
+    var current = null;
+
+    function load() {
+      if (data) return Promise.resolve(data);
+      return fetch(new URL(box.dataset.trace, window.location.href)).then(function (r) { return r.json(); })
+        .then(function (table) { data = table; return table; });
+    }
+
+    function mark(runId) {
+      marked.forEach(function (line) { line.classList.remove.apply(line.classList, HEAT); });
+      marked = [];
+      var lines = data.lines[runId] || {};
+      Object.keys(lines).forEach(function (number) {
+        var line = document.getElementById("L" + number);
+        if (!line) return;
+        line.classList.add(heat(lines[number][0]));
+        marked.push(line);
+      });
+    }
+
+    function write(runId) {
+      var url = new URL(window.location.href);
+      if (runId) url.searchParams.set("ran", runId); else url.searchParams.delete("ran");
+      window.history.replaceState(window.history.state, "", url);
+    }
+
+    function show(runId, remember) {
+      if (!runId) {
+        current = null;
+        file.classList.remove("mg-ran-on");
+        toggle.setAttribute("aria-pressed", "false");
+        panel.hidden = true;
+        if (data) mark("");
+        if (remember) write(null);
+        return;
+      }
+      load().then(function () {
+        var known = data.runs.some(function (r) { return r[0] === runId; });
+        current = known ? runId : data.runs[0][0];
+        select.value = current;
+        mark(current);
+        file.classList.add("mg-ran-on");
+        toggle.setAttribute("aria-pressed", "true");
+        panel.hidden = false;
+        status.textContent = "Point at a line, or focus a name in it, to read its counts.";
+        if (remember) write(current);
+      });
+    }
+
+    function describe(line) {
+      if (!current || !line || !data) return;
+      status.textContent = ranText(data, current, line.id.slice(1));
+    }
+
+    toggle.addEventListener("click", function () { show(current ? null : (select.value || "x"), true); });
+    select.addEventListener("change", function () { show(select.value, true); });
+    var code = file.querySelector(".mg-code");
+    if (code) {
+      code.addEventListener("mouseover", function (event) { describe(event.target.closest && event.target.closest(".l")); });
+      code.addEventListener("focusin", function (event) { describe(event.target.closest && event.target.closest(".l")); });
+    }
+    var wanted = new URLSearchParams(window.location.search).get("ran");
+    if (wanted) show(wanted, false);
+  }
+
   function nameSearchDialog() {
     // Material's search overlay has role="dialog" but no accessible name.
     var search = document.querySelector(".md-search[role='dialog']");
@@ -376,6 +477,7 @@
     });
 
     setUpPreviews(file);
+    setUpRan(file);
     handleHash(file, true);
   }
 

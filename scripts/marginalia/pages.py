@@ -29,6 +29,8 @@ from .markup import BodyRenderer
 from .notes import BrokenNote, Note, NoteSet
 from .problems import Problem
 from .sources import SourceText
+from .trace_pages import TRACE_FILE, switch_html, trace_json, trace_table
+from .traces import Run
 from .xref import XrefIndex
 from .xref_pages import PREVIEW_FILE, preview_json, render_refs
 
@@ -74,6 +76,8 @@ class PageContext:
     xref: XrefIndex | None = None
     """Cross-references (names linked to their definitions); None: pages without them."""
     library_docs: LibraryDocs = field(default_factory=LibraryDocs)
+    traces: Mapping[str, Run] = field(default_factory=dict)
+    """Measured runs (traces/): what ran, line by line."""
 
     # Indexes built once per build: pages and notes look things up here, never by scanning
     # every note (which made large corpora quadratic; see docs/benchmark.md).
@@ -278,7 +282,7 @@ def render_code(lines: list[str], notes: list[Note], ctx: PageContext, page_url:
     return "\n".join(part for part in out if part)
 
 
-def _chips(notes: list[Note]) -> str:
+def _chips(notes: list[Note], extra: str = "") -> str:
     counts = {c: sum(1 for n in notes if n.code_class is c) for c in CodeClass}
     chips = []
     for code_class in CodeClass:
@@ -287,8 +291,8 @@ def _chips(notes: list[Note]) -> str:
             f'<button type="button" class="mg-chip mg-chip--{code_class.value}" data-class="{code_class.value}" '
             f'aria-pressed="true">{_e(label)} <span class="mg-chip__count">{counts[code_class]}</span></button>'
         )
-    return ('<div class="mg-chips" role="group" aria-label="Show notes by class">'
-            '<span class="mg-label" aria-hidden="true">Show</span>' + "".join(chips) + "</div>")
+    return ('<div class="mg-chips"><div class="mg-chips__classes" role="group" aria-label="Show notes by class">'
+            '<span class="mg-label" aria-hidden="true">Show</span>' + "".join(chips) + "</div>" + extra + "</div>")
 
 
 def _legend(page_url: str) -> str:
@@ -343,6 +347,9 @@ def code_page(codebase_id: str, file: SourceFile, ctx: PageContext) -> Page:
     if refs is not None and refs.preview:  # fetched by the script on the first preview: the page stays light
         companions.append(Page(page_source.removesuffix("index.md") + PREVIEW_FILE, preview_json(refs.preview)))
         preview = f' data-xref="{PREVIEW_FILE}"'
+    ran = trace_table(ctx.traces, codebase_id, file.path, source.text) if source.text is not None else None
+    if ran is not None:  # fetched when the reader turns "What ran" on
+        companions.append(Page(page_source.removesuffix("index.md") + TRACE_FILE, trace_json(ran)))
 
     head = [
         f'<div class="mg-file" data-codebase="{_e(codebase_id)}" data-path="{_e(file.path)}"{preview}>',
@@ -378,7 +385,7 @@ def code_page(codebase_id: str, file: SourceFile, ctx: PageContext) -> Page:
         lines = refs.lines if refs is not None else ctx.highlight(source.text, file.path)
         main += render_code(lines, placeable, ctx, page_url, problems) + (refs.uses_html if refs is not None else "")
     head.append(_legend(page_url))
-    head.append(_chips(notes))
+    head.append(_chips(notes, switch_html(ran)))
     content = RAW_HTML_MARKER + "\n" + "\n".join(head) + "\n" + main + "\n</div>\n"
     title = f"{file.path} · {codebase.title}"
     description = f"{codebase.title}: {file.path}, pinned at {ctx.manifest.pin_of(codebase_id, file).label}, with {len(notes)} margin notes."

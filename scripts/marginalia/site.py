@@ -23,6 +23,7 @@ from .notes import CheckContext, NoteSet, check_notes, glossary_terms, load_note
 from .pages import Page, PageContext, all_pages
 from .problems import InputError, Problem
 from .sources import Cache, SourceText, load_sources, write_atomically
+from .traces import load_project_traces
 from .xref import XrefIndex, build_index
 
 WORK_DIR = ".marginalia"
@@ -107,6 +108,8 @@ class Inputs:
     library_docs: LibraryDocs = field(default_factory=LibraryDocs)
     xref: XrefIndex | None = None
     """Filled on first use by :func:`cross_references` (checking notes does not need it)."""
+    traces: dict | None = None
+    """Filled on first use by :func:`measured_runs`."""
 
 
 @dataclass
@@ -157,7 +160,7 @@ def _fingerprint(project: Project) -> tuple:
         except FileNotFoundError:
             pass
 
-    for path in (project.manifest_path, project.glossary, project.annotations, project.cache.files):
+    for path in (project.manifest_path, project.glossary, project.annotations, project.cache.files, project.root / "traces"):
         add(str(path))
     return tuple(sorted(out))
 
@@ -186,6 +189,14 @@ def _read_inputs(project: Project, session: Session | None) -> Inputs:
     notes = load_notes(project.annotations, project.root, session.note_files if session else None)
     check_notes(notes, CheckContext(manifest, sources, bibliography, glossary_terms(project.glossary)))
     return Inputs(manifest, sources, notes, bibliography, load_library_docs(project.library_docs))
+
+
+def measured_runs(project: Project, inputs: Inputs) -> dict:
+    """The committed measurements of ``traces/`` (refused, with a clear error, when a file
+    they were measured on has another sha256 in sources.toml)."""
+    if inputs.traces is None:
+        inputs.traces = load_project_traces(project.root, inputs.manifest)
+    return inputs.traces
 
 
 def cross_references(project: Project, inputs: Inputs) -> XrefIndex:
@@ -253,6 +264,7 @@ def generate(project: Project, options: Options, session: Session | None = None)
                       session.renderer, preview=options.preview, note_html=session.note_html,
                       highlight=HighlightCache(project.cache.highlight),
                       xref=cross_references(project, inputs) if options.cross_references else None,
+                      traces=measured_runs(project, inputs),
                       library_docs=inputs.library_docs)
     pages = all_pages(ctx)
     written, removed = write_pages(project.generated, pages)
