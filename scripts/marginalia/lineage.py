@@ -698,9 +698,20 @@ def _module_pair(a_mod: tuple[Statement, ...], b_mod: tuple[Statement, ...], a_d
     if removed and version:
         parts.append(f"removed: {_describe([a_mod[i] for i in removed])}")
     hunk = Hunk(1, "module", counted_a, b_spans, 0, 0, "; ".join(parts), MODULE_LEVEL)
-    change = Region("change", tuple(Item(a_mod[i].start, a_mod[i].end) for i in removed),
-                    tuple(Item(b_mod[i].start, b_mod[i].end) for i in added), a_spans, b_spans, 1)
-    return Pair(a_unit, b_unit, "module", ratio, False, (same, change), ()), hunk
+    gone = tuple(Item(a_mod[i].start, a_mod[i].end) for i in removed)
+    change = Region("change", gone if version else (), tuple(Item(b_mod[i].start, b_mod[i].end) for i in added),
+                    counted_a, b_spans, 1)
+    regions = (same, change) if version or not removed else (same, change, Region("omitted", gone, (), a_spans, ()))
+    return Pair(a_unit, b_unit, "module", ratio, False, regions, ()), hunk
+
+
+def _label(a_name: str, b_name: str) -> str:
+    return b_name if a_name == b_name else f"{b_name} ← {a_name}"
+
+
+def pair_label(pair: Pair) -> str:
+    """The ``unit`` of the hunks found in ``pair``."""
+    return _label(pair.a.name, pair.b.name)
 
 
 def _compare_units(a_text: str, b_text: str, a_tree: ast.Module, b_tree: ast.Module, a_all: tuple[Statement, ...],
@@ -726,7 +737,7 @@ def _compare_units(a_text: str, b_text: str, a_tree: ast.Module, b_tree: ast.Mod
     for a_def, b_def, how, pair_ratio in paired:
         a_unit, b_unit, a_st, b_st = a_def.unit(), b_def.unit(), a_def.statements, b_def.statements
         a_side, b_side = _Side(a_lines, a_st, True), _Side(b_lines, b_st, True)
-        label = b_unit.name if a_unit.name == b_unit.name else f"{b_unit.name} ← {a_unit.name}"
+        label = _label(a_unit.name, b_unit.name)
         if pair_ratio < REWRITTEN:
             number = len(hunks) + 1
             hunks.append(Hunk(number, "rewritten", ((a_unit.start, a_unit.end),), ((b_unit.start, b_unit.end),),
@@ -1149,6 +1160,10 @@ class Lineage:
     record: Record
     results: Mapping[str, Result]
     problems: tuple[Problem, ...] = ()
+
+    @classmethod
+    def empty(cls) -> "Lineage":
+        return cls(Record((), ()), {})
 
     @property
     def relations(self) -> tuple[Relation, ...]:

@@ -17,11 +17,14 @@ from pathlib import Path
 from .bibliography import Bibliography, load_bibliography
 from .manifest import Manifest, load_manifest
 from .highlight import HighlightCache
+from .lineage import Lineage, load_lineage
+from .lineage_pages import FactRows
+from .lineage_pages import pages as lineage_pages
 from .markup import BodyRenderer
 from .notes import CheckContext, NoteSet, check_notes, glossary_terms, load_notes
 from .pages import Page, PageContext, all_pages
 from .problems import InputError, Problem
-from .sources import Cache, SourceText, load_sources, write_atomically
+from .sources import Cache, ReferenceText, SourceText, load_references, load_sources, write_atomically
 
 WORK_DIR = ".marginalia"
 """The project's git-ignored working directory: the source cache, the benchmark's and the
@@ -56,6 +59,14 @@ class Project:
     @property
     def generated(self) -> Path:
         return self.docs / "code"
+
+    @property
+    def lineage_record(self) -> Path:
+        return self.annotations / "lineage.toml"
+
+    @property
+    def lineage_pages(self) -> Path:
+        return self.docs / "lineage"
 
     @property
     def mkdocs_yml(self) -> Path:
@@ -96,6 +107,8 @@ class Inputs:
     sources: dict[tuple[str, str], SourceText]
     notes: NoteSet
     bibliography: Bibliography
+    references: dict[str, ReferenceText] = field(default_factory=dict)
+    lineage: Lineage = field(default_factory=Lineage.empty)
 
 
 @dataclass
@@ -146,7 +159,8 @@ def _fingerprint(project: Project) -> tuple:
         except FileNotFoundError:
             pass
 
-    for path in (project.manifest_path, project.glossary, project.annotations, project.cache.files):
+    for path in (project.manifest_path, project.glossary, project.annotations, project.cache.files,
+                 project.cache.references):
         add(str(path))
     return tuple(sorted(out))
 
@@ -174,7 +188,10 @@ def _read_inputs(project: Project, session: Session | None) -> Inputs:
     bibliography = load_bibliography(project.bibliography, display="annotations/bibliography.json")
     notes = load_notes(project.annotations, project.root, session.note_files if session else None)
     check_notes(notes, CheckContext(manifest, sources, bibliography, glossary_terms(project.glossary)))
-    return Inputs(manifest, sources, notes, bibliography)
+    references = load_references(manifest, project.cache)
+    lineage = load_lineage(project.lineage_record, manifest, sources, references, notes.notes, project.cache)
+    notes.problems = sorted(set(notes.problems) | set(lineage.problems))  # the record's problems fail the build too
+    return Inputs(manifest, sources, notes, bibliography, references, lineage)
 
 
 def enforce(inputs: Inputs, options: Options) -> None:
@@ -218,10 +235,21 @@ def generate(project: Project, options: Options, session: Session | None = None)
         session.renderer = BodyRenderer.for_site(project.mkdocs_yml)
     ctx = PageContext(inputs.manifest, inputs.sources, inputs.notes, inputs.bibliography,
                       session.renderer, preview=options.preview, note_html=session.note_html,
-                      highlight=HighlightCache(project.cache.highlight))
+                      highlight=HighlightCache(project.cache.highlight), extra_facts=FactRows(inputs.lineage))
     pages = all_pages(ctx)
     written, removed = write_pages(project.generated, pages)
-    return Result(inputs, written, removed, len(pages))
+    compare = lineage_pages(inputs.lineage, ctx, lambda side: _highlighted(inputs, ctx, side))
+    more_written, more_removed = write_pages(project.lineage_pages, compare)
+    return Result(inputs, written + more_written, removed + more_removed, len(pages) + len(compare))
+
+
+def _highlighted(inputs: Inputs, ctx: PageContext, side) -> tuple[str, ...]:
+    """A compared file's highlighted lines (a presented file, or a reference)."""
+    if side.presented:
+        text = inputs.sources[(side.codebase, side.file_path)].text
+    else:
+        text = inputs.references[side.address.removeprefix("reference:")].text
+    return ctx.highlight(text, side.path) if text is not None else ()
 
 
 def site_base_path(project: Project) -> str:
