@@ -206,6 +206,13 @@ class Comparison:
         return sum(m.statements for m in self.moves)
 
     @property
+    def short_finding(self) -> str:
+        """The finding in at most a few words, for the diagram's arrows."""
+        if self.moves and not self.hunks and self.mode == "file" and not self.error:
+            return "imports reordered" if all(m.imports for m in self.moves) else "statements moved"
+        return self.finding
+
+    @property
     def finding(self) -> str:
         """The verdict in a few words: 'identical', 'formatting only', '2 changes'."""
         if self.error:
@@ -877,6 +884,7 @@ class FileSide:
     codebase: str | None = None  # presented files only: their page is code/<codebase>/<path>/
     file_path: str | None = None
     date: str | None = None
+    code_class: str | None = None  # presented files: their class on the map
 
     @property
     def presented(self) -> bool:
@@ -993,7 +1001,7 @@ def resolve(address: str, manifest: Manifest) -> FileSide | str:
         version = owner.rsplit(" ", 1)[-1]
     upstream = browse_url(pin, file)
     return FileSide(address, owner, display, version, file.sha256, upstream, upstream.startswith("https://github.com/"),
-                    codebase_id, file.path)
+                    codebase_id, file.path, code_class=file.code_class.value)
 
 
 def check_record(record: Record, manifest: Manifest) -> tuple[list[Problem], dict[str, tuple[list[FileSide], FileSide]]]:

@@ -509,7 +509,7 @@ class FactRows:
 
 # -------------------------------------------------------------------- diagram --
 
-NODE_W, NODE_H, GAP_X, GAP_Y, PAD = 240, 50, 190, 22, 10
+NODE_W, NODE_H, GAP_X, GAP_Y, PAD = 230, 48, 160, 20, 10
 
 
 def _fit(text: str, limit: int) -> str:
@@ -569,7 +569,7 @@ def lineage_svg(lineage: Lineage, node_href: Callable[[FileSide], str], relation
         sx, sy, ex, ey = x1 + NODE_W, y1 + NODE_H / 2, x2, y2 + NODE_H / 2
         bend = max(40, (ex - sx) / 2)
         path = f"M{sx:.0f},{sy:.0f} C{sx + bend:.0f},{sy:.0f} {ex - bend:.0f},{ey:.0f} {ex:.0f},{ey:.0f}"
-        finding = result.comparison.finding if result.comparison else "not compared"
+        finding = result.comparison.short_finding if result.comparison else "not compared"
         kind = {"identical": "identical", "modified": "copied", "version": "later version"}[relation.kind.value]
         label = kind if finding == "identical" else f"{kind} · {finding}"
         mx, my = (sx + ex) / 2, (sy + ey) / 2
@@ -578,10 +578,16 @@ def lineage_svg(lineage: Lineage, node_href: Callable[[FileSide], str], relation
                      f'<path d="{path}" marker-end="url(#{_e(diagram_id)}-arrow)"/>'
                      f'<text x="{mx:.0f}" y="{my - 5:.0f}" text-anchor="middle" class="mg-lineage__label">'
                      f'{_e(_fit(label, 34))}</text></a>')
+    partner_class = {}
+    for a, b, _, _ in edges:  # a file without a class of its own (a reference) takes its partner's
+        partner_class.setdefault(a, nodes[b].code_class)
+        partner_class.setdefault(b, nodes[a].code_class)
     for address, side in nodes.items():
         x, y = position[address]
         css = "presented" if side.presented else "reference"
-        parts.append(f'<a href="{_e(node_href(side))}" class="mg-callmap__node mg-lineage__node mg-lineage__node--{css}">'
+        code_class = side.code_class or partner_class.get(address) or "boundary"
+        parts.append(f'<a href="{_e(node_href(side))}" class="mg-callmap__node mg-callmap__node--{code_class} '
+                     f'mg-lineage__node mg-lineage__node--{css}">'
                      f'<title>{_e(side.owner)} {_e(side.path)} at {_e(side.version)}</title>'
                      f'<rect x="{x:.0f}" y="{y:.0f}" width="{NODE_W}" height="{NODE_H}" rx="4"/>'
                      f'<text x="{x + 8:.0f}" y="{y + 18:.0f}" class="mg-callmap__file">{_e(_fit(side.owner, 38))}</text>'
