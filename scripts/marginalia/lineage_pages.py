@@ -13,7 +13,9 @@ pages' own, and the notes keep their one home (their ids are not repeated here).
 
 from __future__ import annotations
 
+import difflib
 import html
+import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -154,9 +156,33 @@ class _Render:
             css = " is-mov" if item.moved else (" is-chg" if region.kind == "change" else "")
             for n in range(item.start, item.end + 1):
                 out[n] = css
+        for n in self._unchanged_lines(region, side):
+            out[n] = ""
         for n in self.comment_lines[side]:
             out[n] = out.get(n, "") + " is-cmt"
         return out
+
+    def _unchanged_lines(self, region: Region, side: str) -> set[int]:
+        """Within a change that has statements on both sides, the lines whose text (spacing
+        aside) is on the other side too: only the others are marked, as word-level diffs mark
+        words. A long docstring with one line changed is then one marked line, not a hundred."""
+        if region.kind != "change" or not region.a_items or not region.b_items or region.hunk is None:
+            return set()
+        def lines(items, source):
+            numbers = [n for i in items if not i.moved for n in range(i.start, i.end + 1)]
+            return numbers, [" ".join(_plain(source[n - 1]).split()) if n <= len(source) else "" for n in numbers]
+        a_numbers, a_text = lines(region.a_items, self.a_lines)
+        b_numbers, b_text = lines(region.b_items, self.b_lines)
+        if len(a_text) * len(b_text) > 250_000:  # a rewritten class: mark it whole
+            return set()
+        own_numbers, own_text = (a_numbers, a_text) if side == "a" else (b_numbers, b_text)
+        same: set[int] = {n for n, text in zip(own_numbers, own_text) if not text}  # blank lines: nothing to mark
+        matcher = difflib.SequenceMatcher(None, a_text, b_text, autojunk=False)
+        for block in matcher.get_matching_blocks():
+            numbers = a_numbers[block.a:block.a + block.size] if side == "a" else b_numbers[block.b:block.b + block.size]
+            same.update(n for n, text in zip(numbers, (a_text if side == "a" else b_text)[
+                (block.a if side == "a" else block.b):(block.a if side == "a" else block.b) + block.size]) if text)
+        return same
 
     comment_lines: dict = None  # side -> lines with a changed comment, set per page
 
@@ -174,13 +200,12 @@ class _Render:
             return (f'<details class="mg-cmp__omitted"><summary>{_plural(a_count, "statement")} of the original '
                     f'not copied</summary>{self.sides(region, b_empty="not copied")}</details>')
         if region.kind == "move":
-            moved = [i for i in (*region.a_items, *region.b_items) if i.moved]
+            pairs = sorted({(i.start, i.end, *i.partner) for i in region.a_items if i.partner}
+                           | {(*i.partner, i.start, i.end) for i in region.b_items if i.partner})
             label = "Moved" if a_count and b_count else ("Moved away from here" if a_count else "Moved here")
-            where = "; ".join(f"{_span_text(i.start, i.end)} ↔ {_span_text(*i.partner)}" for i in region.b_items if i.partner) \
-                or "; ".join(f"{_span_text(i.start, i.end)} ↔ {_span_text(*i.partner)}" for i in region.a_items if i.partner)
+            where = "; ".join(f"original {_span_text(a1, a2)} → copy {_span_text(b1, b2)}" for a1, a2, b1, b2 in pairs)
             return (f'<div class="mg-cmp__move"><p class="mg-cmp__label"><span class="mg-cmp__tag mg-cmp__tag--move">'
-                    f'{label}</span> {_plural(len(moved), "statement")}, unchanged '
-                    f'<span class="mg-muted">(original ↔ copy: {_e(where)})</span></p>'
+                    f'{label}</span> unchanged: {_e(where)}</p>'
                     f'{self.sides(region, self.marks(region, "a"), self.marks(region, "b"), "moved: see the copy", "moved: see the original")}</div>')
         hunk = hunks[region.hunk]
         tag = {"change": "Change", "rewritten": "Rewritten", "added": "New", "removed": "Removed",
@@ -195,6 +220,10 @@ class _Render:
                 f'<h3 class="mg-cmp__title" id="{anchor}-t"><span class="mg-cmp__tag">{tag} {hunk.number}</span> '
                 f'<code>{_e(hunk.what)}</code></h3>{self.where(hunk)}'
                 f'<div class="mg-cmp__body">{body}{self.notes(hunk)}</div></section>')
+
+
+def _plain(line_html: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", line_html))
 
 
 def _outer(chunks: Sequence[tuple[int, int]]) -> tuple[int, int]:
