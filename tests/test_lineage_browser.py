@@ -120,8 +120,9 @@ def test_an_insertion_links_to_the_copy_and_says_where_it_would_be_in_the_origin
     context, page = page_at(browser, 1440)
     page.goto(site + COMPARE)
     assert "penalize" in page.inner_text("#change-1 .mg-cmp__title")
-    assert page.query_selector("#change-1 a.mg-cmp__at--a") is None  # nothing in the original ...
-    assert "after line 7" in page.inner_text("#change-1 .mg-cmp__at--a")  # ... but where it would be
+    # nothing in the original, but a link to where it would be: after line 7
+    assert page.inner_text("#change-1 a.mg-cmp__at--a") == "nothing in the original: after line 7"
+    assert page.eval_on_selector("#change-1 a.mg-cmp__at--a", "e => e.href") == f"{site}code/gpt-2/src/orig.py/#L7"
     assert page.eval_on_selector("#change-1 a.mg-cmp__at--b", "e => e.href") == \
         f"{site}code/aidungeon/src/copy.py/#L{PENALIZE[0]}-L{PENALIZE[1]}"
     assert page.eval_on_selector_all("#change-1 .mg-cmp__side .l.is-chg", "els => els.length") == 2  # def, return

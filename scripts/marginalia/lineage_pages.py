@@ -137,9 +137,12 @@ class _Render:
     # -- regions ---------------------------------------------------------------
     def where(self, hunk: Hunk) -> str:
         def links(side: FileSide, spans: tuple[tuple[int, int], ...], at: int, name: str, css: str) -> str:
-            if not spans:
-                place = f"after line {at}" if at else "at the top"
-                return f'<span class="mg-cmp__at mg-cmp__at--{css}">nothing in the {name} ({place})</span>'
+            if not spans:  # where the statements would be: the line after which they were inserted
+                if not at:
+                    href = side_href(self.page_url, side)
+                    return f'<a class="mg-cmp__at mg-cmp__at--{css}" href="{_e(href)}">not in the {name}</a>'
+                href = side_href(self.page_url, side, (at, at))
+                return f'<a class="mg-cmp__at mg-cmp__at--{css}" href="{_e(href)}">nothing in the {name}: after line {at}</a>'
             out = []
             for span in spans:
                 href = side_href(self.page_url, side, span)
