@@ -45,7 +45,7 @@ import tomllib
 import types
 import typing
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -660,11 +660,11 @@ def _runs(statements: tuple[Statement, ...], indexes: list[int], defs: list[_Def
     """Line spans of the given module-level statements: neighbours in the module level that no
     definition separates form one span."""
     spans: list[list[int]] = []
-    previous = None
+    previous, last = None, -2
     for index in indexes:
         statement = statements[index]
         between = previous is not None and any(previous < d.start < statement.start for d in defs if d.parent is None)
-        if spans and previous is not None and index == last + 1 and not between:
+        if spans and index == last + 1 and not between:
             spans[-1][1] = statement.end
         else:
             spans.append([statement.start, statement.end])

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from . import urls
-from .lineage import (MODULE_LEVEL, Candidate, pair_label, Comparison, FileSide, Hunk, Lineage, Pair, Region, Relation,
-                      RelationKind, Result, notes_on)
+from .lineage import (Candidate, Comparison, FileSide, Hunk, Lineage, Region, Relation, RelationKind, Result,
+                      notes_on, pair_label)
 from .notes import Note
 from .pages import RAW_HTML_MARKER, LinkResolver, Page, PageContext, _front_matter, class_badge
 
@@ -53,6 +53,11 @@ def side_href(page_url: str, side: FileSide, span: tuple[int, int] | None = None
     if fragment and not side.line_links:
         return side.browse
     return side.browse + (f"#{fragment}" if fragment else "")
+
+
+def _at(side: FileSide, before: str = "") -> str:
+    """'at 9b63575' for a commit; nothing for a release, whose name already says it."""
+    return "" if side.owner.endswith(side.version) else f"{before}at {side.version}"
 
 
 def _side_link(page_url: str, side: FileSide, *, code: bool = True) -> str:
@@ -366,7 +371,7 @@ def relation_page(relation: Relation, result: Result, ctx: PageContext, lines: C
     c = result.comparison
     r = _Render(ctx, page_url, relation, result, lines(a) if c else (), lines(b) if c else (), {})
     r.comment_lines = {"a": set(), "b": set()}
-    version = (f'<span class="mg-muted">at {_e(a.version)}</span>', f'<span class="mg-muted">at {_e(b.version)}</span>')
+    version = tuple(f'<span class="mg-muted">{_e(_at(side))}</span>' for side in (a, b))
     article = f" · the article: {_e(relation.article)}" if relation.article else " · the article does not discuss it"
     facts = [("Original", f"{_side_link(page_url, a)} {version[0]}"),
              ("Copy", f"{_side_link(page_url, b)} {version[1]}"),
@@ -515,7 +520,7 @@ class FactRows:
                 if result.candidates:
                     best = max(x.score for x in result.candidates)
                     near = f" (the nearest of {len(result.candidates)} releases, similarity {best:.2f})"
-                text = (f'{verb} {_e(a.owner)} <code>{_e(a.path)}</code> at {_e(a.version)}{_e(near)} — '
+                text = (f'{verb} {_e(a.owner)} <code>{_e(a.path)}</code>{_e(_at(a, " "))}{_e(near)} — '
                         f'{_e(finding)} · <a href="{_e(compare)}">compare</a>')
             elif role == "original":
                 copy_ = result.copy
@@ -620,7 +625,7 @@ def lineage_svg(lineage: Lineage, node_href: Callable[[FileSide], str], relation
         code_class = side.code_class or partner_class.get(address) or "boundary"
         parts.append(f'<a href="{_e(node_href(side))}" class="mg-callmap__node mg-callmap__node--{code_class} '
                      f'mg-lineage__node mg-lineage__node--{css}">'
-                     f'<title>{_e(side.owner)} {_e(side.path)} at {_e(side.version)}</title>'
+                     f'<title>{_e(side.owner)} {_e(side.path)}{_e(_at(side, " "))}</title>'
                      f'<rect x="{x:.0f}" y="{y:.0f}" width="{NODE_W}" height="{NODE_H}" rx="4"/>'
                      f'<text x="{x + 8:.0f}" y="{y + 18:.0f}" class="mg-callmap__file">{_e(_fit(side.owner, 38))}</text>'
                      f'<text x="{x + 8:.0f}" y="{y + 37:.0f}" class="mg-callmap__name">{_e(_fit(side.path, 32))}</text></a>')
