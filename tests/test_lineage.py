@@ -428,3 +428,20 @@ def test_a_reference_must_agree_with_a_mirror_of_the_same_member():
     assert "references.pkg-sample: the same member is a mirror of up/copy.py, whose sha256 differs" in str(caught.value)
     with pytest.raises(InputError):
         parse_manifest(text.replace('artifact = "pkg"\nmember = "pkg/sample.py"\nsha256', 'artifact = "nope"\nmember = "pkg/sample.py"\nsha256'))
+
+
+# ------------------------------------------------------------------ the project --
+
+def test_the_project_record_checks_against_the_manifest_and_uses_every_reference():
+    from conftest import ROOT
+    from marginalia.manifest import load_manifest
+
+    real = load_manifest(ROOT / "sources.toml")
+    record = L.load_record(ROOT / "annotations" / "lineage.toml")
+    problems, resolved = L.check_record(record, real)
+    assert problems == [] and len(resolved) == len(record.relations) >= 7
+    used = {a for r in record.relations for a in (*r.originals, r.copy_)}
+    assert {f"reference:{ref}" for ref in real.references} <= used, "a reference no relation compares"
+    kinds = {r.id: r.kind.value for r in record.relations}
+    assert kinds["openai-gpt2simple-model"] == kinds["aidungeon-storybro-model"] == "identical"
+    assert kinds["huggingface-gpt2-2-8-to-5-24"] == "version"
