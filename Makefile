@@ -135,7 +135,7 @@ lock:
 	    --strip-extras --index-url https://pypi.org/simple --no-emit-index-url -o $$name.txt $$name.in; done
 
 clean:
-	rm -rf site site-zensical docs/code
+	rm -rf site site-zensical docs/code docs/lineage
 
 distclean: clean
 	rm -rf $(VENV) .marginalia .cache tests/browser/node_modules

@@ -44,14 +44,20 @@ def built_site(root: Path, generator: str) -> Path:
 
 @pytest.fixture(scope="session", params=GENERATORS)
 def browser_site(request, tmp_path_factory):
-    """A built site (a fixture project) with a 400-line file carrying overlapping notes, built
-    by each generator in turn: every browser test runs against both builds."""
+    """A built site (a fixture project) with a 400-line file carrying overlapping notes, a file
+    calling into it (cross-references), and a copy relation (its compare page), built by each
+    generator in turn: every browser test runs against both builds."""
     from test_browser import CALLER, LONG, NOTE_SPECS, _note
     from helpers import make_project, run_marginalia
 
+    from test_lineage_browser import LINEAGE_FILES, LINEAGE_NOTES
+
     tmp = tmp_path_factory.mktemp(f"browser-{request.param}")
     notes = {f"gpt-2/{spec[0]}.md": _note(*spec) for spec in NOTE_SPECS}
-    root = make_project(tmp, {"gpt-2": {"src/long.py": LONG, "src/short.py": "x = 1\n", "src/caller.py": CALLER}}, notes)
+    notes.update(LINEAGE_NOTES)  # a copy relation, its record and the note on its change
+    root = make_project(tmp, {"gpt-2": {"src/long.py": LONG, "src/short.py": "x = 1\n", "src/caller.py": CALLER,
+                                        **LINEAGE_FILES["gpt-2"]},
+                              "aidungeon": LINEAGE_FILES["aidungeon"]}, notes)
     result = run_marginalia(root, "build", "--generator", request.param)
     assert result.returncode == 0, result.stderr
     return built_site(root, request.param)

@@ -122,6 +122,7 @@ def cmd_linkcheck(project: Project, args: argparse.Namespace) -> int:
     for link in report.unverified:
         print(f"unverified: {link}", file=sys.stderr)
     code_pages = [urls.code_page(cb, f.path) for cb, f in inputs.manifest.files()]
+    code_pages += [urls.lineage_page(r.id) for r in inputs.lineage.relations]  # and every compare page
     missing = check_completeness(site, [n.id for n in inputs.notes.notes], code_pages)
     for message in missing:
         print(f"error: {message}", file=sys.stderr)

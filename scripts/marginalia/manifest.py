@@ -115,6 +115,24 @@ class SourceFile(_Strict):
         return None if value is None else safe_relative_path(value)
 
 
+class Reference(_Strict):
+    """A file that is extracted and hash-checked like a presented file but gets no code page:
+    it is shown only where it is compared (the lineage pages, ``annotations/lineage.toml``).
+    Later releases of a library, and other packages' copies of a presented file."""
+
+    label: str = Field(description="what the file is, for headings: 'transformers 2.9.0'")
+    path: str = Field(description="the file's path inside its package, for display")
+    artifact: str
+    member: str
+    sha256: SHA256
+    date: Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")] | None = None
+    browse: Annotated[str, Field(pattern=r"^https://")] = Field(
+        description="the file upstream at this version; a line fragment (#L10-L20) is appended to it")
+
+    _safe_member = field_validator("member")(safe_relative_path)
+    _safe_path = field_validator("path")(safe_relative_path)
+
+
 class Codebase(_Strict):
     title: str
     authors: str
@@ -147,13 +165,14 @@ class Manifest(_Strict):
     schema_version: Literal[1] = Field(alias="schema")
     artifacts: dict[str, Artifact] = {}
     codebases: dict[str, Codebase]
+    references: dict[str, Reference] = {}
 
-    @field_validator("codebases")
+    @field_validator("codebases", "references")
     @classmethod
-    def _slugs(cls, value: dict[str, Codebase]) -> dict[str, Codebase]:
+    def _slugs(cls, value: dict, info) -> dict:
         for key in value:
             if not re.match(SLUG, key):
-                raise ValueError(f"codebase id {key!r} must be a lower-case slug")
+                raise ValueError(f"{info.field_name[:-1]} id {key!r} must be a lower-case slug")
         return value
 
     @model_validator(mode="after")
@@ -169,6 +188,14 @@ class Manifest(_Strict):
                 for mirror in file.mirrors:
                     if mirror.artifact not in self.artifacts:
                         raise ValueError(f"codebases.{cb_id} file {file.path}: unknown mirror artifact {mirror.artifact!r}")
+        mirrors = {(m.artifact, m.member): (cb_id, f) for cb_id, f in self.files() for m in f.mirrors}
+        for ref_id, ref in self.references.items():
+            if ref.artifact not in self.artifacts:
+                raise ValueError(f"references.{ref_id}: unknown artifact {ref.artifact!r}")
+            mirrored = mirrors.get((ref.artifact, ref.member))
+            if mirrored is not None and mirrored[1].sha256 != ref.sha256:
+                raise ValueError(f"references.{ref_id}: the same member is a mirror of {mirrored[0]}/{mirrored[1].path}, "
+                                 "whose sha256 differs")
         return self
 
     # -- queries -----------------------------------------------------------------

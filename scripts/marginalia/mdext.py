@@ -339,6 +339,9 @@ class MarginaliaExtension(BlocksExtension):
     def extendMarkdownBlocks(self, md: Markdown, block_mgr) -> None:
         for block in (BibliographyBlock, CodeBlock, CallMapBlock, FileClassesBlock, ConcordanceBlock, LibrarySurfaceBlock):
             block_mgr.register(block, self.getConfigs())
+        # lineage hook: /// lineage-map (lineage_mdext imports this module, hence the late import)
+        from .lineage_mdext import LineageMapBlock
+        block_mgr.register(LineageMapBlock, self.getConfigs())
 
 
 def makeExtension(*args, **kwargs) -> MarginaliaExtension:

@@ -73,6 +73,8 @@ class PageContext:
     """Rendered notes by everything they depend on; reused across preview rebuilds."""
     highlight: Callable[[str, str], tuple[str, ...]] = highlight_lines
     """Highlighting, possibly through the on-disk HighlightCache."""
+    extra_facts: Callable[[str, str, str], list[tuple[str, str]]] | None = None
+    """Lineage hook: more (label, HTML) rows for a code page's facts, from (codebase, path, page URL)."""
     xref: XrefIndex | None = None
     """Cross-references (names linked to their definitions); None: pages without them."""
     library_docs: LibraryDocs = field(default_factory=LibraryDocs)
@@ -327,6 +329,8 @@ def _facts(codebase_id: str, codebase: Codebase, file: SourceFile, ctx: PageCont
         ("File", f'{count} · sha256 <code title="{file.sha256}">{file.sha256[:16]}…</code> · '
                  f'<a class="mg-upstream" href="{_e(upstream)}">view upstream at the pinned version</a>'),
     ]
+    if ctx.extra_facts is not None:  # lineage hook: "Copied from … · compare" (lineage_pages.FactRows)
+        facts.extend(ctx.extra_facts(codebase_id, file.path, page_url))
     rows = "".join(f"<div><dt>{k}</dt><dd>{v}</dd></div>" for k, v in facts)
     return f'<dl class="mg-facts">{rows}</dl>'
 

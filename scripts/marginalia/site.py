@@ -18,11 +18,14 @@ from .bibliography import Bibliography, load_bibliography
 from .libdocs import LibraryDocs, load_library_docs
 from .manifest import Manifest, load_manifest
 from .highlight import HighlightCache
+from .lineage import Lineage, load_lineage
+from .lineage_pages import FactRows
+from .lineage_pages import pages as lineage_pages
 from .markup import BodyRenderer
 from .notes import CheckContext, NoteSet, check_notes, glossary_terms, load_notes
 from .pages import Page, PageContext, all_pages
 from .problems import InputError, Problem
-from .sources import Cache, SourceText, load_sources, write_atomically
+from .sources import Cache, ReferenceText, SourceText, load_references, load_sources, write_atomically
 from .traces import load_project_traces
 from .xref import XrefIndex, build_index
 
@@ -59,6 +62,14 @@ class Project:
     @property
     def generated(self) -> Path:
         return self.docs / "code"
+
+    @property
+    def lineage_record(self) -> Path:
+        return self.annotations / "lineage.toml"
+
+    @property
+    def lineage_pages(self) -> Path:
+        return self.docs / "lineage"
 
     @property
     def mkdocs_yml(self) -> Path:
@@ -106,6 +117,8 @@ class Inputs:
     notes: NoteSet
     bibliography: Bibliography
     library_docs: LibraryDocs = field(default_factory=LibraryDocs)
+    references: dict[str, ReferenceText] = field(default_factory=dict)
+    lineage: Lineage = field(default_factory=Lineage.empty)
     xref: XrefIndex | None = None
     """Filled on first use by :func:`cross_references` (checking notes does not need it)."""
     traces: dict | None = None
@@ -160,7 +173,8 @@ def _fingerprint(project: Project) -> tuple:
         except FileNotFoundError:
             pass
 
-    for path in (project.manifest_path, project.glossary, project.annotations, project.cache.files, project.root / "traces"):
+    for path in (project.manifest_path, project.glossary, project.annotations, project.cache.files,
+                 project.cache.references, project.root / "traces"):
         add(str(path))
     return tuple(sorted(out))
 
@@ -188,7 +202,10 @@ def _read_inputs(project: Project, session: Session | None) -> Inputs:
     bibliography = load_bibliography(project.bibliography, display="annotations/bibliography.json")
     notes = load_notes(project.annotations, project.root, session.note_files if session else None)
     check_notes(notes, CheckContext(manifest, sources, bibliography, glossary_terms(project.glossary)))
-    return Inputs(manifest, sources, notes, bibliography, load_library_docs(project.library_docs))
+    references = load_references(manifest, project.cache)
+    lineage = load_lineage(project.lineage_record, manifest, sources, references, notes.notes, project.cache)
+    notes.problems = sorted(set(notes.problems) | set(lineage.problems))  # the record's problems fail the build too
+    return Inputs(manifest, sources, notes, bibliography, load_library_docs(project.library_docs), references, lineage)
 
 
 def measured_runs(project: Project, inputs: Inputs) -> dict:
@@ -262,13 +279,24 @@ def generate(project: Project, options: Options, session: Session | None = None)
         session.renderer = BodyRenderer.for_site(project.mkdocs_yml)
     ctx = PageContext(inputs.manifest, inputs.sources, inputs.notes, inputs.bibliography,
                       session.renderer, preview=options.preview, note_html=session.note_html,
-                      highlight=HighlightCache(project.cache.highlight),
+                      highlight=HighlightCache(project.cache.highlight), extra_facts=FactRows(inputs.lineage),
                       xref=cross_references(project, inputs) if options.cross_references else None,
                       traces=measured_runs(project, inputs),
                       library_docs=inputs.library_docs)
     pages = all_pages(ctx)
     written, removed = write_pages(project.generated, pages)
-    return Result(inputs, written, removed, len(pages))
+    compare = lineage_pages(inputs.lineage, ctx, lambda side: _highlighted(inputs, ctx, side))
+    more_written, more_removed = write_pages(project.lineage_pages, compare)
+    return Result(inputs, written + more_written, removed + more_removed, len(pages) + len(compare))
+
+
+def _highlighted(inputs: Inputs, ctx: PageContext, side) -> tuple[str, ...]:
+    """A compared file's highlighted lines (a presented file, or a reference)."""
+    if side.presented:
+        text = inputs.sources[(side.codebase, side.file_path)].text
+    else:
+        text = inputs.references[side.address.removeprefix("reference:")].text
+    return ctx.highlight(text, side.path) if text is not None else ()
 
 
 def site_base_path(project: Project) -> str:

@@ -12,6 +12,7 @@ Cache layout (``.marginalia/cache`` by default, git-ignored)::
     artifacts/<sha256>            downloaded PyPI files, named by their hash
     git/<name>-<hash>.git         one bare, shallow, partial repository per upstream URL
     files/<codebase>/<path>       the presented files, verified
+    references/<id>               files extracted only to be compared (sources.toml [references])
     lock                          held while a run writes to the cache
 """
 
@@ -34,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .archives import ArchiveError, read_member
-from .manifest import Artifact, Manifest, Pin, SourceFile, member_of
+from .manifest import Artifact, Manifest, Pin, Reference, SourceFile, member_of
 
 MAX_ARTIFACT_BYTES = 200 * 1024 * 1024
 MAX_MEMBER_BYTES = 16 * 1024 * 1024
@@ -78,6 +79,17 @@ class Cache:
     @property
     def highlight(self) -> Path:
         return self.root / "highlight"
+
+    @property
+    def references(self) -> Path:
+        return self.root / "references"
+
+    @property
+    def lineage(self) -> Path:
+        return self.root / "lineage"
+
+    def reference_path(self, reference_id: str) -> Path:
+        return self.references / reference_id
 
     def file_path(self, codebase: str, path: str) -> Path:
         target = (self.files / codebase / path).resolve()
@@ -433,7 +445,33 @@ class Extractor:
                                                        f"cannot write to the cache at {where}: {exc.strerror}"))
                         break  # every further write would fail the same way
                     raise
+            if only is None:
+                self._references(result)
         return result
+
+    def _references(self, result: ExtractReport) -> None:
+        """Files extracted only to be compared (``[references]``): PyPI members, hash-checked."""
+        for ref_id, ref in self.manifest.references.items():
+            target = self.cache.reference_path(ref_id)
+            where = ("references", ref_id)
+            try:
+                if target.is_file() and sha256_file(target) == ref.sha256:
+                    result.from_cache.append(where)
+                    continue
+                data = self.artifacts.read(ref.artifact, self.manifest.artifacts[ref.artifact], ref.member, self.report)
+                actual = sha256_bytes(data)
+                if actual != ref.sha256:
+                    raise FetchError("hash-mismatch", f"sha256 mismatch: expected {ref.sha256}, got {actual}")
+                write_atomically(target, data)
+                result.extracted.append(where)
+            except FetchError as exc:
+                result.failures.append(Failure(*where, exc.kind, str(exc), exc.hint))
+            except OSError as exc:
+                if exc.errno in DISK_ERRNOS:
+                    result.failures.append(Failure(*where, "disk", f"cannot write to the cache at "
+                                                   f"{exc.filename or self.cache.root}: {exc.strerror}"))
+                    return
+                raise
 
 
 # ---------------------------------------------------------------------------- load --
@@ -456,6 +494,32 @@ class SourceText:
         if self.text.endswith("\n"):
             lines.pop()
         return lines
+
+
+@dataclass(frozen=True)
+class ReferenceText:
+    """A reference file (extracted only to be compared), or why it is absent."""
+
+    id: str
+    reference: Reference
+    text: str | None
+    absent_reason: str | None = None
+
+
+def load_references(manifest: Manifest, cache: Cache) -> dict[str, ReferenceText]:
+    """Read every reference file from the cache, trusting only those whose sha256 matches."""
+    out: dict[str, ReferenceText] = {}
+    for ref_id, ref in manifest.references.items():
+        target = cache.reference_path(ref_id)
+        text, reason = None, "not extracted: run `make extract`"
+        if target.is_file():
+            data = target.read_bytes()
+            if sha256_bytes(data) == ref.sha256:
+                text, reason = data.decode("utf-8", errors="replace"), None
+            else:
+                reason = "the cached copy does not match the pinned sha256: run `make extract` again"
+        out[ref_id] = ReferenceText(ref_id, ref, text, reason)
+    return out
 
 
 def load_sources(manifest: Manifest, cache: Cache) -> dict[tuple[str, str], SourceText]:

@@ -22,6 +22,16 @@ def codebase_page(codebase: str) -> str:
     return f"code/{codebase}/"
 
 
+def lineage_page(relation_id: str) -> str:
+    """The compare page of a copy relation (annotations/lineage.toml)."""
+    return f"lineage/{relation_id}/"
+
+
+def lineage_page_source(relation_id: str) -> str:
+    """Its generated Markdown file, relative to ``docs/``: the ``index.md`` of its own directory."""
+    return f"lineage/{relation_id}/index.md"
+
+
 def note_anchor(note_id: str) -> str:
     return f"note-{note_id}"
 
