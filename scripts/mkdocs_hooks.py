@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mkdocs.exceptions import PluginError  # noqa: E402
 
 from marginalia.problems import InputError  # noqa: E402
-from marginalia.site import Options, Project, Session, generate, missing_lines, xref_log  # noqa: E402
+from marginalia.site import Options, Project, Session, generate, missing_lines  # noqa: E402
 
 log = logging.getLogger("mkdocs.hooks.marginalia")
 _serving = False
@@ -45,7 +45,7 @@ def on_pre_build(config) -> None:
         log.info("marginalia: %s (their pages say 'not extracted')", line)
     if result.inputs.notes.unverified:
         log.info("marginalia: %d notes unverified (their files are not extracted)", len(result.inputs.notes.unverified))
-    for line in xref_log(result.inputs.xref):
+    for line in result.log:
         log.info("marginalia: %s", line)
     for problem in result.inputs.notes.problems:
         log.warning("marginalia: %s", problem)  # preview only: strict builds stop in generate()

@@ -24,7 +24,7 @@ from .manifest import load_manifest
 from .notes import NoteFrontMatter
 from .problems import InputError
 from .site import (ZENSICAL_SITE, Options, Project, generate, load_inputs, missing_lines, run_mkdocs, run_zensical,
-                   site_base_path, xref_log)
+                   site_base_path)
 from .sources import Extractor, Reporter
 
 
@@ -77,7 +77,7 @@ def cmd_check(project: Project, args: argparse.Namespace) -> int:
 
 def cmd_pages(project: Project, args: argparse.Namespace) -> int:
     result = generate(project, Options(preview=args.preview, allow_missing=args.allow_missing))
-    for line in xref_log(result.inputs.xref):
+    for line in result.log:
         print(line, file=sys.stderr)
     print(f"pages: {result.pages} pages, {len(result.written)} written, {len(result.removed)} removed", file=sys.stderr)
     return 0

@@ -24,6 +24,7 @@ from pathlib import PurePosixPath
 from . import urls
 from .lineage import (Candidate, Comparison, FileSide, Hunk, Lineage, Region, Relation, RelationKind, Result,
                       notes_on, pair_label)
+from .layers import CodeView, Layer, PageAdditions
 from .notes import Note
 from .pages import RAW_HTML_MARKER, LinkResolver, Page, PageContext, _front_matter, class_badge
 
@@ -647,3 +648,22 @@ def lineage_table(lineage: Lineage, file_href: Callable[[FileSide], str], relati
     return ('<details class="mg-calls"><summary>The same relations as a table</summary><table><thead><tr>'
             '<th scope="col">Original</th><th scope="col">Copy</th><th scope="col">Relation and finding</th></tr>'
             f'</thead><tbody>{"".join(rows)}</tbody></table></details>')
+
+
+class LineageLayer(Layer):
+    """Lineage as a relation layer: a row under a copy's (or an original's) file facts, and
+    the compare pages under ``lineage/``."""
+
+    directory = "lineage"
+
+    def __init__(self, lineage: Lineage, lines: Callable[[FileSide], tuple[str, ...]]):
+        self.lineage = lineage
+        self.lines = lines
+        self.rows = FactRows(lineage)
+
+    def code_page(self, view: CodeView) -> PageAdditions | None:
+        facts = self.rows(view.codebase, view.path, view.page_url)
+        return PageAdditions(facts=facts) if facts else None
+
+    def pages(self, ctx: PageContext) -> list[Page]:
+        return pages(self.lineage, ctx, self.lines)

@@ -16,23 +16,19 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from itertools import groupby
 
 from . import urls
 from .bibliography import Bibliography
 from .highlight import highlight_lines
-from .libdocs import LibraryDocs
 from .manifest import CodeClass, Codebase, Manifest, SourceFile, browse_url
 from .markup import BodyRenderer
 from .notes import BrokenNote, Note, NoteSet
 from .problems import Problem
 from .sources import SourceText
-from .trace_pages import TRACE_FILE, switch_html, trace_json, trace_table
-from .traces import Run
-from .xref import XrefIndex
-from .xref_pages import PREVIEW_FILE, preview_json, render_refs
+from .layers import CodeView, Layer
 
 # The Markdown extension (mdext) passes what follows this line through as final HTML.
 RAW_HTML_MARKER = "<!-- marginalia:raw-html -->"
@@ -73,13 +69,8 @@ class PageContext:
     """Rendered notes by everything they depend on; reused across preview rebuilds."""
     highlight: Callable[[str, str], tuple[str, ...]] = highlight_lines
     """Highlighting, possibly through the on-disk HighlightCache."""
-    extra_facts: Callable[[str, str, str], list[tuple[str, str]]] | None = None
-    """Lineage hook: more (label, HTML) rows for a code page's facts, from (codebase, path, page URL)."""
-    xref: XrefIndex | None = None
-    """Cross-references (names linked to their definitions); None: pages without them."""
-    library_docs: LibraryDocs = field(default_factory=LibraryDocs)
-    traces: Mapping[str, Run] = field(default_factory=dict)
-    """Measured runs (traces/): what ran, line by line."""
+    layers: tuple[Layer, ...] = ()
+    """The relation layers (cross-references, what ran, lineage), asked in turn by every code page."""
 
     # Indexes built once per build: pages and notes look things up here, never by scanning
     # every note (which made large corpora quadratic; see docs/benchmark.md).
@@ -309,7 +300,7 @@ def _legend(page_url: str) -> str:
 
 
 def _facts(codebase_id: str, codebase: Codebase, file: SourceFile, ctx: PageContext, page_url: str,
-           source: SourceText) -> str:
+           source: SourceText, more: list[tuple[str, str]]) -> str:
     pin = ctx.manifest.pin_of(codebase_id, file)
     upstream = browse_url(pin, file)
     cb_url = urls.relative(page_url, urls.codebase_page(codebase_id))
@@ -329,8 +320,7 @@ def _facts(codebase_id: str, codebase: Codebase, file: SourceFile, ctx: PageCont
         ("File", f'{count} · sha256 <code title="{file.sha256}">{file.sha256[:16]}…</code> · '
                  f'<a class="mg-upstream" href="{_e(upstream)}">view upstream at the pinned version</a>'),
     ]
-    if ctx.extra_facts is not None:  # lineage hook: "Copied from … · compare" (lineage_pages.FactRows)
-        facts.extend(ctx.extra_facts(codebase_id, file.path, page_url))
+    facts.extend(more)
     rows = "".join(f"<div><dt>{k}</dt><dd>{v}</dd></div>" for k, v in facts)
     return f'<dl class="mg-facts">{rows}</dl>'
 
@@ -342,24 +332,29 @@ def code_page(codebase_id: str, file: SourceFile, ctx: PageContext) -> Page:
     page_source = urls.code_page_source(codebase_id, file.path)
     notes = ctx.notes_by_file.get((codebase_id, file.path), [])
     problems = ctx.problems_by_file
-    refs = None
-    if source.text is not None and ctx.xref is not None:
-        refs = render_refs(ctx.highlight(source.text, file.path), ctx.xref.files.get((codebase_id, file.path)),
-                           ctx.xref, ctx.library_docs, page_url, file.pin or next(iter(codebase.pins)), ctx.notes_by_file)
-    companions: list[Page] = []
-    preview = ""
-    if refs is not None and refs.preview:  # fetched by the script on the first preview: the page stays light
-        companions.append(Page(page_source.removesuffix("index.md") + PREVIEW_FILE, preview_json(refs.preview)))
-        preview = f' data-xref="{PREVIEW_FILE}"'
-    ran = trace_table(ctx.traces, codebase_id, file.path, source.text) if source.text is not None else None
-    if ran is not None:  # fetched when the reader turns "What ran" on
-        companions.append(Page(page_source.removesuffix("index.md") + TRACE_FILE, trace_json(ran)))
+
+    # the relation layers, in turn: each may add to the page (see layers.py)
+    view = CodeView(codebase_id, file, source.text, page_url, page_source.removesuffix("index.md"),
+                    ctx.highlight(source.text, file.path) if source.text is not None else ())
+    facts, controls, after_code, attributes, companions = [], [], [], {}, []
+    for layer in ctx.layers:
+        added = layer.code_page(view)
+        if added is None:
+            continue
+        facts += added.facts
+        controls.append(added.controls)
+        after_code.append(added.after_code)
+        attributes.update(added.attributes)
+        companions += added.companions
+        if added.lines is not None:
+            view = replace(view, lines=added.lines)
+    extra = "".join(f' {name}="{_e(value)}"' for name, value in attributes.items())
 
     head = [
-        f'<div class="mg-file" data-codebase="{_e(codebase_id)}" data-path="{_e(file.path)}"{preview}>',
+        f'<div class="mg-file" data-codebase="{_e(codebase_id)}" data-path="{_e(file.path)}"{extra}>',
         f'<h1 class="mg-title"><span class="mg-title__codebase">{_e(codebase.title)}</span> '
         f'<code>{_e(file.path)}</code></h1>',
-        _facts(codebase_id, codebase, file, ctx, page_url, source),
+        _facts(codebase_id, codebase, file, ctx, page_url, source, facts),
     ]
     if source.text is None:
         upstream = browse_url(ctx.manifest.pin_of(codebase_id, file), file)
@@ -386,10 +381,9 @@ def code_page(codebase_id: str, file: SourceFile, ctx: PageContext) -> Page:
             body = "".join(render_note(n, ctx, page_url, problems.get(n.file, []), lines_href=None) for n in unplaceable)
             main += (f'<div class="admonition failure mg-unplaced" role="alert"><p class="admonition-title">'
                      f'Notes that point outside this file</p>{body}</div>')
-        lines = refs.lines if refs is not None else ctx.highlight(source.text, file.path)
-        main += render_code(lines, placeable, ctx, page_url, problems) + (refs.uses_html if refs is not None else "")
+        main += render_code(view.lines, placeable, ctx, page_url, problems) + "".join(after_code)
     head.append(_legend(page_url))
-    head.append(_chips(notes, switch_html(ran)))
+    head.append(_chips(notes, "".join(controls)))
     content = RAW_HTML_MARKER + "\n" + "\n".join(head) + "\n" + main + "\n</div>\n"
     title = f"{file.path} · {codebase.title}"
     description = f"{codebase.title}: {file.path}, pinned at {ctx.manifest.pin_of(codebase_id, file).label}, with {len(notes)} margin notes."

@@ -18,16 +18,18 @@ from .bibliography import Bibliography, load_bibliography
 from .libdocs import LibraryDocs, load_library_docs
 from .manifest import Manifest, load_manifest
 from .highlight import HighlightCache
+from .layers import Layer
 from .lineage import Lineage, load_lineage
-from .lineage_pages import FactRows
-from .lineage_pages import pages as lineage_pages
+from .lineage_pages import LineageLayer
 from .markup import BodyRenderer
 from .notes import CheckContext, NoteSet, check_notes, glossary_terms, load_notes
 from .pages import Page, PageContext, all_pages
 from .problems import InputError, Problem
 from .sources import Cache, ReferenceText, SourceText, load_references, load_sources, write_atomically
+from .trace_pages import TraceLayer
 from .traces import load_project_traces
 from .xref import XrefIndex, build_index
+from .xref_pages import XrefLayer
 
 WORK_DIR = ".marginalia"
 """The project's git-ignored working directory: the source cache, the benchmark's and the
@@ -67,9 +69,6 @@ class Project:
     def lineage_record(self) -> Path:
         return self.annotations / "lineage.toml"
 
-    @property
-    def lineage_pages(self) -> Path:
-        return self.docs / "lineage"
 
     @property
     def mkdocs_yml(self) -> Path:
@@ -141,6 +140,8 @@ class Result:
     written: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     pages: int = 0
+    log: list[str] = field(default_factory=list)
+    """What the relation layers tell the build log."""
 
 
 def missing_lines(manifest: Manifest, sources: dict[tuple[str, str], SourceText]) -> list[str]:
@@ -258,17 +259,23 @@ def write_pages(target: Path, pages: list[Page]) -> tuple[list[str], list[str]]:
     return written, removed
 
 
-def xref_log(index: XrefIndex | None) -> list[str]:
-    """What the build log says of the cross-references: the resolver's time, and every file
-    left without links (a resolver failure costs a page its links, never the build)."""
-    if index is None:
-        return []
-    uses = sum(len(refs.uses) for refs in index.files.values())
-    library = sum(len(refs.library) for refs in index.files.values())
-    timing = f"resolved in {index.seconds:.1f} s" if index.seconds else "from the cache"
-    lines = [f"cross-references: {uses} uses of {len(index.definitions)} definitions and {library} library names "
-             f"in {len(index.files)} files ({timing})"]
-    return lines + [f"warning: {error}" for error in index.errors()]
+def relation_layers(project: Project, inputs: Inputs, options: Options, highlight: HighlightCache) -> tuple[Layer, ...]:
+    """The relation layers of this build, in the order a code page asks them (each may add to
+    the lines the one before it left). A new layer is one more line here."""
+    layers: list[Layer] = []
+    if options.cross_references:
+        layers.append(XrefLayer(cross_references(project, inputs), inputs.library_docs, inputs.manifest,
+                                _notes_by_file(inputs)))
+    layers.append(TraceLayer(measured_runs(project, inputs)))
+    layers.append(LineageLayer(inputs.lineage, lambda side: _highlighted(inputs, highlight, side)))
+    return tuple(layers)
+
+
+def _notes_by_file(inputs: Inputs) -> dict[tuple[str, str], list]:
+    out: dict[tuple[str, str], list] = {}
+    for note in inputs.notes.notes:
+        out.setdefault((note.codebase, note.path), []).append(note)
+    return out
 
 
 def generate(project: Project, options: Options, session: Session | None = None) -> Result:
@@ -277,26 +284,29 @@ def generate(project: Project, options: Options, session: Session | None = None)
     enforce(inputs, options)
     if session.renderer is None:
         session.renderer = BodyRenderer.for_site(project.mkdocs_yml)
+    highlight = HighlightCache(project.cache.highlight)
+    layers = relation_layers(project, inputs, options, highlight)
     ctx = PageContext(inputs.manifest, inputs.sources, inputs.notes, inputs.bibliography,
                       session.renderer, preview=options.preview, note_html=session.note_html,
-                      highlight=HighlightCache(project.cache.highlight), extra_facts=FactRows(inputs.lineage),
-                      xref=cross_references(project, inputs) if options.cross_references else None,
-                      traces=measured_runs(project, inputs),
-                      library_docs=inputs.library_docs)
+                      highlight=highlight, layers=layers)
     pages = all_pages(ctx)
     written, removed = write_pages(project.generated, pages)
-    compare = lineage_pages(inputs.lineage, ctx, lambda side: _highlighted(inputs, ctx, side))
-    more_written, more_removed = write_pages(project.lineage_pages, compare)
-    return Result(inputs, written + more_written, removed + more_removed, len(pages) + len(compare))
+    count = len(pages)
+    for layer in layers:
+        if layer.directory:
+            own = layer.pages(ctx)
+            more_written, more_removed = write_pages(project.docs / layer.directory, own)
+            written, removed, count = written + more_written, removed + more_removed, count + len(own)
+    return Result(inputs, written, removed, count, [line for layer in layers for line in layer.log()])
 
 
-def _highlighted(inputs: Inputs, ctx: PageContext, side) -> tuple[str, ...]:
+def _highlighted(inputs: Inputs, highlight: HighlightCache, side) -> tuple[str, ...]:
     """A compared file's highlighted lines (a presented file, or a reference)."""
     if side.presented:
         text = inputs.sources[(side.codebase, side.file_path)].text
     else:
         text = inputs.references[side.address.removeprefix("reference:")].text
-    return ctx.highlight(text, side.path) if text is not None else ()
+    return highlight(text, side.path) if text is not None else ()
 
 
 def site_base_path(project: Project) -> str:

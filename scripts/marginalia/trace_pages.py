@@ -15,6 +15,8 @@ import html
 import json
 from collections.abc import Mapping
 
+from .layers import CodeView, Layer, PageAdditions
+from .pages import Page
 from .traces import Run, runs_of_file, statement_lines
 
 TRACE_FILE = "trace.json"
@@ -57,3 +59,17 @@ def switch_html(table: dict | None) -> str:
             '<span class="mg-ran__panel" id="mg-ran-panel" hidden><label class="mg-ran__label">Run '
             f'<select class="mg-ran__run">{options}</select></label> '
             '<span class="mg-ran__status" role="status" aria-live="polite"></span></span></div>')
+
+
+class TraceLayer(Layer):
+    """What ran as a relation layer: the switch beside the chips, the counts beside the page."""
+
+    def __init__(self, runs: Mapping[str, Run]):
+        self.runs = runs
+
+    def code_page(self, view: CodeView) -> PageAdditions | None:
+        table = trace_table(self.runs, view.codebase, view.path, view.text) if view.text is not None else None
+        if table is None:
+            return None
+        return PageAdditions(controls=switch_html(table),
+                             companions=[Page(view.page_dir + TRACE_FILE, trace_json(table))])

@@ -18,8 +18,11 @@ from itertools import groupby
 from pathlib import PurePosixPath
 
 from . import urls
+from .layers import CodeView, Layer, PageAdditions
 from .libdocs import LibraryDocs
+from .manifest import Manifest
 from .notes import Note
+from .pages import Page
 from .xref import Definition, FileRefs, XrefIndex
 
 # What a highlighted line is made of: Pygments spans (never nested) and escaped text.
@@ -194,3 +197,32 @@ PREVIEW_FILE = "xref.json"
 
 def preview_json(rows: Mapping[str, list]) -> str:
     return json.dumps(rows, ensure_ascii=False, separators=(",", ":"), sort_keys=True) + "\n"
+
+
+class XrefLayer(Layer):
+    """Cross-references as a relation layer: linked names, the uses list, the preview file."""
+
+    def __init__(self, index: XrefIndex, docs: LibraryDocs, manifest: Manifest,
+                 notes_by_file: Mapping[tuple[str, str], list[Note]]):
+        self.index, self.docs, self.manifest, self.notes_by_file = index, docs, manifest, notes_by_file
+
+    def code_page(self, view: CodeView) -> PageAdditions | None:
+        if view.text is None:
+            return None
+        pin = view.file.pin or next(iter(self.manifest.codebases[view.codebase].pins))
+        refs = render_refs(view.lines, self.index.files.get((view.codebase, view.path)), self.index, self.docs,
+                           view.page_url, pin, self.notes_by_file)
+        added = PageAdditions(lines=refs.lines, after_code=refs.uses_html)
+        if refs.preview:  # fetched by the script on the first preview: the page stays light
+            added.attributes["data-xref"] = PREVIEW_FILE
+            added.companions.append(Page(view.page_dir + PREVIEW_FILE, preview_json(refs.preview)))
+        return added
+
+    def log(self) -> list[str]:
+        index = self.index
+        uses = sum(len(refs.uses) for refs in index.files.values())
+        library = sum(len(refs.library) for refs in index.files.values())
+        timing = f"resolved in {index.seconds:.1f} s" if index.seconds else "from the cache"
+        lines = [f"cross-references: {uses} uses of {len(index.definitions)} definitions and {library} library names "
+                 f"in {len(index.files)} files ({timing})"]
+        return lines + [f"warning: {error}" for error in index.errors()]
