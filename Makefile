@@ -123,7 +123,11 @@ screenshots: site $(VENV)/.test-stamp browser-deps
 	.marginalia/bench-venv/bin/pip install --quiet --require-hashes --no-deps -r requirements/bench.txt
 	@touch $@
 
-bench: $(VENV)/.test-stamp browser-deps .marginalia/bench-venv/.stamp
+scripts/lighthouse/node_modules/.stamp: scripts/lighthouse/package.json scripts/lighthouse/package-lock.json
+	npm ci --prefix scripts/lighthouse --no-audit --no-fund --silent
+	@touch $@
+
+bench: $(VENV)/.test-stamp browser-deps .marginalia/bench-venv/.stamp scripts/lighthouse/node_modules/.stamp
 	$(PY) -m marginalia extract --allow-missing
 	$(PY) scripts/bench.py $(BENCH_ARGS)
 
@@ -138,4 +142,4 @@ clean:
 	rm -rf site site-zensical docs/code docs/lineage
 
 distclean: clean
-	rm -rf $(VENV) .marginalia .cache tests/browser/node_modules
+	rm -rf $(VENV) .marginalia .cache tests/browser/node_modules scripts/lighthouse/node_modules

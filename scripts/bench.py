@@ -129,6 +129,48 @@ def baseline_project(tmp: Path, source: Path = ROOT) -> Path:
     return root
 
 
+# ------------------------------------------------------------------- lighthouse --
+
+LIGHTHOUSE = ROOT / "scripts" / "lighthouse" / "node_modules" / ".bin" / "lighthouse"
+
+
+def lighthouse(url: str) -> dict[str, float]:
+    """One Lighthouse run, mobile preset (its default: slow 4G, 4x CPU slow-down), performance only."""
+    from browser import CHROMIUM, CHROMIUM_ARGS
+
+    flags = " ".join(["--headless=new", *CHROMIUM_ARGS])
+    result = subprocess.run([str(LIGHTHOUSE), url, "--output=json", "--output-path=stdout", "--quiet",
+                             "--only-categories=performance", f"--chrome-flags={flags}"],
+                            capture_output=True, text=True, env={**os.environ, "CHROME_PATH": CHROMIUM}, timeout=600)
+    if result.returncode != 0:
+        raise SystemExit(f"lighthouse failed on {url}:\n{result.stderr[-2000:]}")
+    report = json.loads(result.stdout)
+    audits = report["audits"]
+    work = {item["group"]: item["duration"] for item in audits["mainthread-work-breakdown"]["details"]["items"]}
+    return {"score": report["categories"]["performance"]["score"] * 100,
+            "tbt": audits["total-blocking-time"]["numericValue"],
+            "lcp": audits["largest-contentful-paint"]["numericValue"],
+            "style": work.get("styleLayout", 0.0),
+            "elements": audits["dom-size"]["numericValue"]}
+
+
+def lighthouse_medians(site: Path, pages: list[str], runs: int) -> dict[str, dict[str, float]]:
+    """Median of ``runs`` Lighthouse runs per page, the site served with gzip."""
+    from browser import serve
+
+    out = {}
+    with serve(site, compress=True) as base:
+        for page in pages:
+            samples = [lighthouse(base + page) for _ in range(runs)]
+            out[page] = {key: statistics.median(s[key] for s in samples) for key in samples[0]}
+    return out
+
+
+def lighthouse_cell(m: dict[str, float]) -> str:
+    return (f"{m['score']:.0f} · TBT {m['tbt']:,.0f} ms · LCP {m['lcp'] / 1000:.1f} s · "
+            f"style+layout {m['style'] / 1000:.2f} s · {m['elements']:,.0f} el.")
+
+
 # ------------------------------------------------------------------------ pycco --
 
 def pycco_times(pycco: str, tmp: Path, runs: int) -> list[float]:
@@ -350,7 +392,8 @@ def main() -> int:
     parser.add_argument("--scales", default="1,10,100")
     parser.add_argument("--pycco", default=str(ROOT / ".marginalia" / "bench-venv" / "bin" / "pycco"))
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmark.md")
-    parser.add_argument("--only", default="builds,serve,weight,browser,scale",
+    parser.add_argument("--lighthouse-runs", type=int, default=3)
+    parser.add_argument("--only", default="builds,serve,weight,browser,lighthouse,scale",
                         help="comma-separated parts to run (the table then has only those rows)")
     args = parser.parse_args()
     rows: list[Row] = []
@@ -445,7 +488,22 @@ def main() -> int:
         cls = max(real["cls"], big["cls"])
         report(Row("Cumulative layout shift after load", f"{cls:.3f}", target="0", met="yes" if cls == 0 else "no"))
 
-    # 7: scale
+    # 7: Lighthouse, mobile, against the plain baseline built above
+    if "lighthouse" in parts:
+        if not LIGHTHOUSE.exists():
+            raise SystemExit(f"Lighthouse is not installed ({LIGHTHOUSE}): run `make bench`, which installs it")
+        pages = [relative.parent.as_posix() + "/", "code/gpt-2/src/model.py/", "", "map/"]
+        ours_lh = lighthouse_medians(ours_site, pages, args.lighthouse_runs)
+        plain_lh = lighthouse_medians(baseline_root / "site", pages, args.lighthouse_runs)
+        for page in pages:
+            a, b = ours_lh[page], plain_lh[page]
+            code = page.startswith("code/")
+            met = "yes" if a["score"] >= 90 and a["tbt"] <= b["tbt"] else "no"
+            report(Row(f"Lighthouse mobile, median of {args.lighthouse_runs}: `{page or 'home'}`", lighthouse_cell(a),
+                       lighthouse_cell(b), f"TBT {a['tbt'] / b['tbt']:.2f}×" if b["tbt"] else "—",
+                       "score ≥ 90, TBT ≤ plain" if code else "—", met if code else "—"))
+
+    # 8: scale
     scales = [int(factor) for factor in args.scales.split(",") if factor] if "scale" in parts else []
     results = []
     for factor in scales:
