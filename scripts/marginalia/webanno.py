@@ -632,10 +632,14 @@ def html_to_markdown_text(value: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "".join(parser.parts)).strip()
 
 
+_TAG_START = re.compile(r"<(?=\s*[a-zA-Z!/?])")
+
+
 def safe_markdown(body: str) -> tuple[str, bool]:
-    """The body with raw HTML made harmless: every ``<`` outside code becomes ``&lt;``
-    (Markdown shows it as ``<``), so the note checker's no-raw-HTML rule holds. Returns
-    (text, whether anything was escaped)."""
+    """The body with raw HTML made harmless: every ``<`` that could open a tag, outside
+    code, becomes ``&lt;`` (Markdown shows it as ``<``), so the note checker's no-raw-HTML
+    rule holds and nothing reaches the page as markup. Returns (text, whether anything was
+    escaped)."""
     out, changed = [], False
     fence = None
     for line in body.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
@@ -652,9 +656,9 @@ def safe_markdown(body: str) -> tuple[str, bool]:
             continue
         pieces = re.split(r"(`[^`\n]*`)", line)
         for i in range(0, len(pieces), 2):
-            if "<" in pieces[i]:
-                pieces[i] = pieces[i].replace("<", "&lt;")
-                changed = True
+            escaped = _TAG_START.sub("&lt;", pieces[i])
+            changed = changed or escaped != pieces[i]
+            pieces[i] = escaped
         out.append("".join(pieces))
     return "\n".join(out).strip("\n"), changed
 
