@@ -112,6 +112,7 @@ new: $(VENV)/.site-stamp
 
 # Every note as a W3C Web Annotation, in one AnnotationCollection (JSON-LD).
 export: $(VENV)/.site-stamp
+	$(PY) -m marginalia extract --allow-missing
 	$(PY) -m marginalia export $(if $(OUT),--output "$(OUT)")
 
 # ------------------------------------------------------------------------- tests --

@@ -385,6 +385,9 @@ def test_a_whole_note_citation_end_to_end(history_repo, renderer):
                                             "https://example.org/m/notes/gpt2-renamed/.")
     assert set(cited.downloads()) == {"gpt2-renamed.bib", "gpt2-renamed.ris", "gpt2-renamed.json"}
     assert (cited.dates.first.date(), cited.dates.last.date()) == (date(2026, 1, 2), date(2026, 5, 6))
+    meta = citation.highwire_meta(note, cited)
+    assert ("name", "citation_author", "Doe, Jane") in meta and ("name", "citation_date", "2026/05/06") in meta
+    assert ("property", "og:type", "website") in meta and ("name", "citation_title", "play.py: a game") in meta
 
 
 # ------------------------------------------------------------------------ CITATION.cff --

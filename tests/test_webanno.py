@@ -319,3 +319,9 @@ def test_export_command_writes_the_collection(small, tmp_path):
     data = json.loads(out.read_text())
     assert data["total"] == 1 and data["first"]["items"][0]["id"] == SITE + "notes/gpt2-existing/"
     assert "created" not in data["first"]["items"][0]  # no git history in this project: no dates invented
+
+
+def test_the_build_writes_the_collection(real_site):
+    data = json.loads((real_site / "annotations.jsonld").read_text(encoding="utf-8"))
+    assert data["type"] == "AnnotationCollection" and data["total"] == len(data["first"]["items"]) > 0
+    assert data["id"].endswith("/annotations.jsonld")

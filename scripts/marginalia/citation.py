@@ -23,6 +23,7 @@ What the page engineer calls::
     cites = cite_notes(notes, site_url(root), history, renderer)
     cites[note.id].styles["chicago"].html            # also .text, .in_text, .in_text_html
     cites[note.id].downloads()                       # {"<id>.bib": Download, ...}
+    highwire_meta(note, cites[note.id])              # <meta> for Zotero: citation_*, og:*
     note_dates(root, "annotations/gpt-2/x.md")       # (first, last) for one file
 
 When git history is missing (a shallow clone, a copy that is not a repository, a note not
@@ -650,6 +651,27 @@ def cite_notes(notes: Iterable, site: str, history: NoteHistory,
             note.id, url, dates, item, rendered[note.id],
             bibtex_entry(note.id, note.title, note.authors, url, day, title_names(note)),
             ris_record(note.id, note.title, note.authors, url, day))
+    return out
+
+
+def highwire_meta(note, cited: NoteCitation) -> list[tuple[str, str, str]]:
+    """The ``<meta>`` elements that let Zotero and other reference managers capture a note
+    page, as (attribute, name, content): ``name=citation_*`` (Highwire Press tags, one
+    ``citation_author`` per author) and ``property=og:*`` (``og:type`` ``website``, or Zotero
+    guesses a journal article; ``og:site_name``). Leave COinS out: it would take priority."""
+    out = [("name", "citation_title", note.title)]
+    for author in note.authors:
+        name = csl_name(author)
+        if "literal" in name:
+            out.append(("name", "citation_author", name["literal"]))
+        else:
+            family = " ".join(filter(None, (name.get("non-dropping-particle"), name["family"])))
+            out.append(("name", "citation_author", f"{family}, {name['given']}"))
+    if cited.dates.last_day is not None:
+        out.append(("name", "citation_date", cited.dates.last_day.strftime("%Y/%m/%d")))
+    out += [("name", "citation_language", "en"), ("property", "og:type", "website"),
+            ("property", "og:site_name", SITE_TITLE), ("property", "og:title", note.title),
+            ("property", "og:url", cited.url)]
     return out
 
 
