@@ -419,3 +419,14 @@ def test_citation_cff_agrees_with_the_project():
     assert cff["version"] == project["version"]
     assert cff["license"] == project["license"]["text"]
     assert cff["authors"] == [{"name": citation.HOUSE_AUTHOR}]
+
+
+def test_a_project_inside_a_larger_repository_names_its_notes_from_its_own_root(tmp_path):
+    repo = tmp_path / "outer"
+    (repo / "sub" / "annotations" / "gpt-2").mkdir(parents=True)
+    _git("init", "-q", cwd=repo)
+    (repo / "sub" / "annotations" / "gpt-2" / "n.md").write_text("n\n")
+    _commit(repo, "2026-06-07T10:00:00+00:00", "add")
+    project = repo / "sub"
+    assert NoteHistory.read(project).of("annotations/gpt-2/n.md").last_day == date(2026, 6, 7)
+    assert note_dates(project, "annotations/gpt-2/n.md").last_day == date(2026, 6, 7)

@@ -197,7 +197,7 @@ class NoteHistory:
         shallow = _shallow_commits(root)
         if shallow is None:
             return cls({}, _NOT_A_REPOSITORY)
-        log = _git(root, "log", "-M", "--name-status", "--format=\x01%H %cI", "--", folder)
+        log = _git(root, "log", "-M", "--relative", "--name-status", "--format=\x01%H %cI", "--", folder)
         if log.returncode != 0:
             return cls({}, log.stderr.strip() or "git log failed")
         # newest first: name as of now -> (first, last); `alias` maps an older name to today's
