@@ -17,7 +17,8 @@ ifneq ($(ALLOW_MISSING),)
 export MARGINALIA_ALLOW_MISSING := 1
 endif
 
-.PHONY: help site site-zensical serve extract check test bench screenshots lock clean distclean chromium java browser-deps trace trace-venv
+.PHONY: help site site-zensical serve extract check test bench screenshots lock clean distclean chromium java browser-deps \
+        trace trace-venv cite-env cff-check new export
 
 help:
 	@echo "make site      set up, fetch the pinned sources, check the notes, build site/ (strict)"
@@ -28,6 +29,9 @@ help:
 	@echo "make extract   fetch and verify the pinned sources into .marginalia/cache"
 	@echo "make bench     run the build benchmark (not part of make test)"
 	@echo "make trace     run the pinned code on a tiny random model; write the counts to traces/"
+	@echo "make new CODEBASE=gpt-2 FILE=src/model.py LINES=25-26   scaffold a note (prints its path)"
+	@echo "make export    write every note as W3C Web Annotations (site/annotations.jsonld)"
+	@echo "make cff-check validate CITATION.cff with cffconvert (its own venv)"
 	@echo "ALLOW_MISSING=1 builds without unreachable upstreams; their pages say 'not extracted'."
 
 # ------------------------------------------------------------------ environments --
@@ -41,6 +45,26 @@ $(VENV)/.site-stamp: requirements/site.txt pyproject.toml
 $(VENV)/.test-stamp: requirements/test.txt $(VENV)/.site-stamp
 	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements/test.txt
 	@touch $@
+
+# The citation renderer: pandoc 3.9 (inside pypandoc-binary) and the CSL styles, in their own
+# hashed environment; the site build runs the binary, no Python code of it is imported.
+CITE_VENV := .marginalia/cite-venv
+$(CITE_VENV)/.stamp: requirements/cite.txt
+	@test -x $(CITE_VENV)/bin/pip || $(PYTHON) -m venv $(CITE_VENV)
+	$(CITE_VENV)/bin/pip install --quiet --require-hashes --no-deps -r requirements/cite.txt
+	@touch $@
+
+cite-env: $(CITE_VENV)/.stamp
+
+# cffconvert validates CITATION.cff; it pins jsonschema < 4, so it never shares an environment.
+CFF_VENV := .marginalia/cff-venv
+$(CFF_VENV)/.stamp: requirements/cff.txt
+	@test -x $(CFF_VENV)/bin/pip || $(PYTHON) -m venv $(CFF_VENV)
+	$(CFF_VENV)/bin/pip install --quiet --require-hashes --no-deps -r requirements/cff.txt
+	@touch $@
+
+cff-check: $(CFF_VENV)/.stamp
+	$(CFF_VENV)/bin/cffconvert --validate --infile CITATION.cff
 
 chromium:
 	@if [ -z "$$MARGINALIA_CHROMIUM" ] && [ ! -x /usr/bin/chromium ]; then \
@@ -92,14 +116,14 @@ check: $(VENV)/.site-stamp
 	$(PY) -m marginalia extract --allow-missing
 	$(PY) -m marginalia check
 
-site: $(VENV)/.site-stamp
+site: $(VENV)/.site-stamp cite-env
 	$(PY) -m marginalia build
 
 # The same site built by Zensical (Material's successor) into site-zensical/, link-checked alike.
-site-zensical: $(VENV)/.site-stamp
+site-zensical: $(VENV)/.site-stamp cite-env
 	$(PY) -m marginalia build --generator zensical
 
-serve: $(VENV)/.site-stamp
+serve: $(VENV)/.site-stamp cite-env
 	$(PY) -m marginalia serve
 
 # Run the pinned files (verified by sha256) on a tiny random model made on the spot, and
@@ -108,10 +132,22 @@ trace: $(VENV)/.site-stamp $(TRACE_VENV)/.stamp
 	$(PY) -m marginalia extract --allow-missing
 	$(TRACE_PY) scripts/trace/run.py --out traces $(TRACE_ARGS)
 
+# A new note from the lines it is about: make new CODEBASE=gpt-2 FILE=src/model.py LINES=25-26
+new: $(VENV)/.site-stamp
+	@test -n "$(CODEBASE)" -a -n "$(FILE)" -a -n "$(LINES)" || \
+	  { echo "usage: make new CODEBASE=gpt-2 FILE=src/model.py LINES=25-26"; exit 2; }
+	@$(PY) -m marginalia extract --allow-missing --codebase "$(CODEBASE)" >/dev/null
+	$(PY) -m marginalia new "$(CODEBASE)" "$(FILE)" "$(LINES)"
+
+# Every note as a W3C Web Annotation, in one AnnotationCollection (JSON-LD).
+export: $(VENV)/.site-stamp
+	$(PY) -m marginalia extract --allow-missing
+	$(PY) -m marginalia export $(if $(OUT),--output "$(OUT)")
+
 # ------------------------------------------------------------------------- tests --
 
 # MARGINALIA_REQUIRE_TRACE: tests/test_traces.py fails, rather than skips, without the trace venv.
-test: $(VENV)/.test-stamp browser-deps $(TRACE_VENV)/.stamp
+test: $(VENV)/.test-stamp browser-deps $(TRACE_VENV)/.stamp cite-env cff-check
 	$(PY) -m marginalia schema --check
 	MARGINALIA_REQUIRE_TRACE=1 $(PY) -m pytest $(PYTEST_ARGS)
 
@@ -134,7 +170,7 @@ bench: $(VENV)/.test-stamp browser-deps .marginalia/bench-venv/.stamp scripts/li
 # Regenerate the hashed lock files after editing requirements/*.in.
 lock:
 	$(PYTHON) -m venv .marginalia/piptools && .marginalia/piptools/bin/pip install --quiet pip-tools==7.6.2
-	cd requirements && for name in site test bench trace; do \
+	cd requirements && for name in site test bench trace cite cff; do \
 	  PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= ../.marginalia/piptools/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
 	    --strip-extras --index-url https://pypi.org/simple --no-emit-index-url -o $$name.txt $$name.in; done
 

@@ -8,6 +8,10 @@
     serve     extract, then ``mkdocs serve`` (notes rebuild on save; problems shown, not fatal)
     linkcheck check every internal link and anchor of the built site (run by build)
     schema    write annotations/note.schema.json from the note model
+    new       scaffold a note on CODEBASE PATH LINES (placeholders for what the author says); print its path
+    export    write every note as a W3C Web Annotation, one AnnotationCollection (site/annotations.jsonld)
+    import    turn W3C (or Hypothesis) annotations of presented files into draft notes; never overwrites
+    cite      print a note's citation: Chicago author-date 18th, MLA 9th, APA 7th, BibTeX, RIS, CSL-JSON
 """
 
 from __future__ import annotations
@@ -18,14 +22,14 @@ import os
 import sys
 from pathlib import Path
 
-from . import urls
+from . import citation, scaffold, urls, webanno
 from .linkcheck import check_completeness, check_site
 from .manifest import load_manifest
-from .notes import NoteFrontMatter
+from .notes import NoteFrontMatter, load_notes
 from .problems import InputError
 from .site import (ZENSICAL_SITE, Options, Project, generate, load_inputs, missing_lines, run_mkdocs, run_zensical,
                    site_base_path)
-from .sources import Extractor, Reporter
+from .sources import Extractor, Reporter, load_sources
 
 
 def _truthy(name: str) -> bool:
@@ -103,6 +107,7 @@ def cmd_build(project: Project, args: argparse.Namespace) -> int:
         site = project.root / "site"
         status = run_mkdocs(project, "build", "--strict", *args.mkdocs_args, env=env)
     if status == 0 and not args.mkdocs_args:
+        write_collection(project, site / "annotations.jsonld")
         args.site = site
         status = cmd_linkcheck(project, args)
     return status
@@ -154,8 +159,100 @@ def cmd_schema(project: Project, args: argparse.Namespace) -> int:
     return 0
 
 
+def write_collection(project: Project, target: Path) -> list[str]:
+    """Every note as a W3C Web Annotation, in one collection (JSON-LD) at ``target``."""
+    inputs = load_inputs(project)
+    site = citation.site_url(project.root)
+    data, skipped = webanno.collection(inputs.notes.notes, inputs.sources, inputs.manifest, site,
+                                       citation.NoteHistory.read(project.root))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(webanno.dumps(data), encoding="utf-8")
+    for line in skipped:
+        print(f"warning: {line}", file=sys.stderr)
+    print(f"export: {data['total']} notes as W3C Web Annotations in {target}", file=sys.stderr)
+    return skipped
+
+
+def cmd_export(project: Project, args: argparse.Namespace) -> int:
+    target = args.output if args.output else project.root / "site" / "annotations.jsonld"
+    write_collection(project, Path(target))
+    return 0
+
+
+def _raw_inputs(project: Project):
+    manifest = load_manifest(project.manifest_path)
+    sources = load_sources(manifest, project.cache)
+    notes = load_notes(project.annotations, project.root)
+    return manifest, sources, notes
+
+
+def cmd_new(project: Project, args: argparse.Namespace) -> int:
+    manifest, sources, notes = _raw_inputs(project)
+    try:
+        made = scaffold.new_note(manifest, sources, notes.notes, args.codebase, args.path, args.lines, args.id)
+        if args.stdout:
+            sys.stdout.write(made.text)
+            return 0
+        written = scaffold.write_new_note(project.root, made)
+    except scaffold.ScaffoldError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(written.relative_to(project.root).as_posix())
+    print(f"new: class {made.text.split('class: ')[1].split()[0]} taken from {made.class_from}; fill in every "
+          "{{…}} placeholder, then run `make check`", file=sys.stderr)
+    return 0
+
+
+def cmd_import(project: Project, args: argparse.Namespace) -> int:
+    manifest, sources, notes = _raw_inputs(project)
+    report = webanno.import_file(project.root, Path(args.file), manifest, sources, notes.notes,
+                                 citation.site_url(project.root), dry_run=args.dry_run)
+    if report.fatal:
+        print(f"error: {report.fatal}", file=sys.stderr)
+        print("import: nothing written", file=sys.stderr)
+        return 1
+    for line in report.problems:
+        print(f"import: {line}", file=sys.stderr)
+    for draft in report.drafts:
+        if args.dry_run:
+            print(f"{draft.filename} (lines {draft.start}-{draft.end}; not written: --dry-run)")
+    for name in report.written:
+        print(name)
+    print(f"import: {len(report.drafts)} anchored, {len(report.written)} written; check them with `make check`",
+          file=sys.stderr)
+    return 0 if report.drafts or not report.problems else 1
+
+
+def cmd_cite(project: Project, args: argparse.Namespace) -> int:
+    notes = load_notes(project.annotations, project.root)
+    note = notes.by_id().get(args.note)
+    if note is None:
+        print(f"error: no note with id {args.note!r}", file=sys.stderr)
+        return 1
+    try:
+        cited = citation.cite_note(project.root, note)
+    except citation.RendererMissing as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if cited.unavailable:
+        print(cited.unavailable, file=sys.stderr)
+        return 1
+    wanted = args.format
+    for key, style in cited.styles.items():
+        if wanted in ("all", key):
+            print(f"{style.label}:\n  {style.text}\n  in the text: {style.in_text}\n" if wanted == "all" else style.text)
+    if wanted in ("all", "bibtex"):
+        print(cited.bibtex)
+    if wanted in ("all", "ris"):
+        print(cited.ris.replace("\r\n", "\n"))
+    if wanted in ("all", "csl-json"):
+        print(cited.csl_json, end="")
+    return 0
+
+
 COMMANDS = {"extract": cmd_extract, "check": cmd_check, "pages": cmd_pages, "build": cmd_build,
-            "serve": cmd_serve, "linkcheck": cmd_linkcheck, "schema": cmd_schema}
+            "serve": cmd_serve, "linkcheck": cmd_linkcheck, "schema": cmd_schema,
+            "new": cmd_new, "export": cmd_export, "import": cmd_import, "cite": cmd_cite}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -183,6 +280,22 @@ def parser() -> argparse.ArgumentParser:
                              help="mkdocs (into site/, the published site) or zensical (into site-zensical/)")
         if name in ("build", "serve"):
             cmd.add_argument("mkdocs_args", nargs="*", help="passed on to the generator")
+        if name == "new":
+            cmd.add_argument("codebase", help="a codebase id from sources.toml (gpt-2, aidungeon, twdne, transformers)")
+            cmd.add_argument("path", help="the file's path as listed in sources.toml (src/model.py)")
+            cmd.add_argument("lines", help="one line (85) or a range (80-82)")
+            cmd.add_argument("--id", help="the note's id (else a placeholder, and the file is new-<…>.md)")
+            cmd.add_argument("--stdout", action="store_true", help="print the note instead of writing it")
+        if name == "export":
+            cmd.add_argument("--output", type=Path, help="where to write (default: site/annotations.jsonld)")
+        if name == "import":
+            cmd.add_argument("file", help="a W3C annotation collection, annotation page, annotation or list, "
+                                          "or Hypothesis' JSON export")
+            cmd.add_argument("--dry-run", action="store_true", help="report what would be written; write nothing")
+        if name == "cite":
+            cmd.add_argument("note", help="the note's id")
+            cmd.add_argument("--format", default="all",
+                             choices=("all", "chicago", "mla", "apa", "bibtex", "ris", "csl-json"))
     return top
 
 

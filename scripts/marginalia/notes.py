@@ -37,6 +37,9 @@ MAX_NOTE_BYTES = 64 * 1024
 MIN_BODY_WORDS = 60
 NOTE_ID = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 LINK_TARGET = re.compile(r"\]\(\s*<?([^)\s>]+)")
+PLACEHOLDER = re.compile(r"\{\{[^{}\n]*\}\}")
+"""A placeholder left by ``marginalia new`` (``{{title: …}}``): refused wherever it is left,
+except in ``quote`` (which is code) and in code inside the body."""
 
 
 class Review(BaseModel):
@@ -263,7 +266,12 @@ def read_note(path: Path, display: str) -> Note | tuple[BrokenNote, list[Problem
         return BrokenNote(display, text), duplicates
     data = _value(root)
 
-    problems: list[Problem] = []
+    unfilled = _placeholders(data, field_lines, item_lines, display)
+    body_unfilled = _body_placeholders(body, display, body_line + (len(body) - len(body.lstrip("\n"))))
+    if unfilled:
+        return BrokenNote(display, text), unfilled + body_unfilled
+
+    problems: list[Problem] = list(body_unfilled)
     plain = {k: v for k, v in data.items() if not (v is None and k in _OPTIONAL)}
     try:
         front = NoteFrontMatter.model_validate(plain)
@@ -300,6 +308,36 @@ def read_note(path: Path, display: str) -> Note | tuple[BrokenNote, list[Problem
         field_lines=field_lines, item_lines=item_lines,
     )
     return note, problems
+
+
+def _placeholders(data: dict, field_lines: dict[str, int], item_lines: dict[str, tuple[int, ...]],
+                  display: str) -> list[Problem]:
+    """Every ``{{…}}`` placeholder of ``marginalia new`` still in the front matter."""
+    problems = []
+    for name, value in data.items():
+        if name == "quote":
+            continue
+        items = value if isinstance(value, list) else [value]
+        for index, item in enumerate(items):
+            for match in PLACEHOLDER.findall(item) if isinstance(item, str) else []:
+                line = field_lines.get(name, 1)
+                if isinstance(value, list) and index < len(item_lines.get(name, ())):
+                    line = item_lines[name][index]
+                problems.append(Problem(display, line, f"{name}: fill in the placeholder {match}"))
+    return problems
+
+
+def _body_placeholders(body: str, display: str, first_line: int) -> list[Problem]:
+    blanked = re.sub(r"^(```|~~~).*?^\1", lambda m: re.sub(r"[^\n]", " ", m.group(0)), body.strip("\n"),
+                     flags=re.S | re.M)
+    blanked = re.sub(r"`[^`\n]*`", lambda m: " " * len(m.group(0)), blanked)
+    problems = []
+    for offset, line in enumerate(blanked.split("\n")):
+        for match in PLACEHOLDER.findall(line):
+            shown = match if len(match) <= 60 else match[:57] + "…}}"
+            problems.append(Problem(display, first_line + offset, f"the body still has the placeholder {shown}: "
+                                                                  "replace it with the note's text"))
+    return problems
 
 
 _FIELD_NAMES = {f.alias or name for name, f in NoteFrontMatter.model_fields.items()}
