@@ -315,3 +315,34 @@ def test_on_touch_the_first_tap_previews_and_the_second_follows(browser, site):
     link.tap()
     page.wait_for_url("**/long.py/#L13")
     context.close()
+
+
+# ------------------------------------------------------------------ speed, kept honest --
+
+def test_a_deep_line_link_lands_exactly_on_its_line_and_stays(page, site):
+    # segments far from the viewport are not laid out (content-visibility); a link deep in the
+    # page must still put its line exactly at the top, and nothing may move it afterwards
+    page.goto(code_url(site, fragment="#L300"))
+    page.wait_for_timeout(300)
+    margin = page.eval_on_selector("#L300", "e => parseFloat(getComputedStyle(e).scrollMarginTop)")
+    top = page.eval_on_selector("#L300", "e => e.getBoundingClientRect().top")
+    assert abs(top - margin) <= 1, (top, margin)
+    page.wait_for_timeout(1500)
+    assert page.eval_on_selector("#L300", "e => e.getBoundingClientRect().top") == top
+
+
+def test_every_block_numbers_its_lines_from_its_first_line(page, site):
+    page.goto(code_url(site))
+    blocks = page.eval_on_selector_all(".mg-code pre", """els => els.map(e => [
+        getComputedStyle(e).counterReset, e.firstElementChild.id])""")
+    assert len(blocks) > 10
+    for reset, first in blocks:
+        assert reset == f"mgl {int(first[1:]) - 1}", (reset, first)
+
+
+def test_find_in_page_reaches_a_segment_far_below(page, site):
+    page.goto(code_url(site))
+    assert page.evaluate("window.find('def f396(x):')")
+    line = page.evaluate("window.getSelection().anchorNode.parentElement.closest('.l').id")
+    assert line == "L397"
+    assert page.evaluate("(() => { const r = document.getElementById('L397').getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; })()")

@@ -48,10 +48,10 @@ def test_anchors_are_stable_across_rebuilds_and_independent_of_notes():
     ctx = context()
     bare = PageContext(ctx.manifest, ctx.sources, type(ctx.notes)(), ctx.bibliography, ctx.renderer)
     bare_html = code_page("demo", ctx.manifest.codebases["demo"].files[0], bare).content
-    line = re.compile(r'id="L(\d+)">(.*?)</span>(?=<span class="l|</code>)')
+    line = re.compile(r'id="L(\d+)">(.*?)</span>(?=<span class="l|</pre>)')
     with_notes = {n: code for n, code in line.findall(first)}
     without = {n: code for n, code in line.findall(bare_html)}
-    assert with_notes == without
+    assert len(with_notes) == len(SAMPLE_PY.splitlines()) and with_notes == without
 
 
 def test_a_note_sits_in_the_segment_that_starts_at_its_first_line():

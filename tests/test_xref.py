@@ -220,7 +220,7 @@ def _links(page: Path) -> list[tuple[str, str, str]]:
     """(line id, name, href) of every cross-reference link on a built code page."""
     text = page.read_text(encoding="utf-8")
     out = []
-    for line_id, body in re.findall(r'<span class="l[^"]*" id="(L\d+)">(.*?)</span>(?=<span class="l|</code>)', text, re.S):
+    for line_id, body in re.findall(r'<span class="l[^"]*" id="(L\d+)">(.*?)</span>(?=<span class="l|</pre>|</code>)', text, re.S):
         for attrs, name in re.findall(r'<a class="[^"]+" ([^>]*data-x="[^"]*"[^>]*)>([^<]*)</a>', body):
             href = re.search(r'href="([^"]*)"', attrs)[1]
             out.append((line_id, name, href, "data-lib" in attrs))

@@ -246,8 +246,26 @@ def _marks(notes: list[Note], lines: int) -> list[str]:
 def _code_block(lines: list[str], marks: list[str], start: int, end: int, part: str) -> str:
     body = "".join(_line_html(n, lines[n - 1], marks[n]) for n in range(start, end + 1))
     # Code is kept out of the search index: a search finds the notes (each a section of its
-    # own, by its heading) and the page, not arbitrary lines glued to the nearest note.
-    return f'<pre class="mg-{part}" data-search-exclude><code>{body}</code></pre>'
+    # own, by its heading) and the page, not arbitrary lines glued to the nearest note. No
+    # <code> inside the <pre>: the theme's script mounts a code-block component (observers,
+    # copy button) on every `pre > code`, and a page has one block per segment; on the
+    # largest page that was most of a 300 ms task on a phone.
+    # Each block numbers its own lines (a segment's containment scopes CSS counters to it).
+    return f'<pre class="mg-{part}" style="counter-reset:mgl {start - 1}" data-search-exclude>{body}</pre>'
+
+
+LINE_REM = 0.7 * 1.55  # a code line: font size × line height (marginalia.css)
+
+
+def _estimate(lines: int, notes: list[Note]) -> str:
+    """A segment's height before it is first laid out (CSS content-visibility): far from the
+    viewport the browser skips its layout and uses this; once laid out it remembers the real
+    one. Wide: the code or the margin notes, whichever is taller; narrow: code, then notes
+    (mostly collapsed). An estimate only moves content the reader is not looking at."""
+    code = lines * LINE_REM
+    notes_wide = sum(4.5 + len(n.body) / 62 * 1.05 for n in notes)
+    narrow = code + 2.6 * len(notes)
+    return f' style="--mg-w:{max(code, notes_wide):.1f}rem;--mg-s:{narrow:.1f}rem"'
 
 
 def render_code(lines: list[str], notes: list[Note], ctx: PageContext, page_url: str,
@@ -260,12 +278,14 @@ def render_code(lines: list[str], notes: list[Note], ctx: PageContext, page_url:
     out = ['<div class="mg-code highlight no-copy">']
     if not groups or groups[0][0] > 1:
         first = groups[0][0] - 1 if groups else total
-        out.append(f'<div class="mg-seg">{_code_block(lines, marks, 1, first, "a")}</div>' if first >= 1 else "")
+        out.append(f'<div class="mg-seg"{_estimate(first, [])}>{_code_block(lines, marks, 1, first, "a")}</div>'
+                   if first >= 1 else "")
     for index, (start, group) in enumerate(groups):
         end = groups[index + 1][0] - 1 if index + 1 < len(groups) else total
         split = min(max(n.end for n in group), end)
         notes_html = "".join(render_note(n, ctx, page_url, problems.get(n.file, [])) for n in group)
-        segment = [f'<div class="mg-seg mg-seg--noted">{_code_block(lines, marks, start, split, "a")}',
+        segment = [f'<div class="mg-seg mg-seg--noted"{_estimate(end - start + 1, group)}>'
+                   f'{_code_block(lines, marks, start, split, "a")}',
                    f'<div class="mg-notes">{notes_html}</div>']
         if split < end:
             segment.append(_code_block(lines, marks, split + 1, end, "b"))
