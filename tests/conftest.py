@@ -64,16 +64,27 @@ def browser_site(request, tmp_path_factory):
 
 
 def copy_real_project(target: Path) -> Path:
-    """A copy of this checkout's project (notes, pages, readings, manifest) sharing its cache."""
-    target.mkdir(parents=True)
+    """A copy of this checkout's project (notes, pages, readings, manifest, traces) sharing its
+    cache and citation environment. It is a git clone sharing this checkout's history (notes
+    are dated from it), with the working tree's files copied over it (edits included)."""
+    import subprocess
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    cloned = subprocess.run(["git", "clone", "--quiet", "--shared", "--no-checkout", str(ROOT), str(target)],
+                            capture_output=True, text=True)
+    if cloned.returncode != 0:  # not a git checkout: a plain copy, and notes without dates
+        target.mkdir(parents=True, exist_ok=True)
     for name in ("mkdocs.yml", "README.md", "CONTRIBUTING.md", "sources.toml"):
         shutil.copy(ROOT / name, target / name)
-    for name in ("docs", "annotations", "overrides"):
-        shutil.copytree(ROOT / name, target / name, ignore=shutil.ignore_patterns("code"))
+    for name in ("docs", "annotations", "overrides", "traces"):
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, target / name, ignore=shutil.ignore_patterns("code"), dirs_exist_ok=True)
     (target / "scripts").symlink_to(ROOT / "scripts")
     (ROOT / ".marginalia" / "cache").mkdir(parents=True, exist_ok=True)
     (target / ".marginalia").mkdir()
     (target / ".marginalia" / "cache").symlink_to(ROOT / ".marginalia" / "cache")
+    if (ROOT / ".marginalia" / "cite-venv").is_dir():
+        (target / ".marginalia" / "cite-venv").symlink_to(ROOT / ".marginalia" / "cite-venv")
     return target
 
 

@@ -389,6 +389,125 @@
     if (wanted) show(wanted, false);
   }
 
+  // ---------------------------------------------------------- suggest a note --
+  // A selected range offers a new note on it: GitHub's new-file page prefilled with what
+  // `make new` would write (scaffold.py; tests compare the two), or, without a configured
+  // repository, that command. The page's suggest.json holds what the text depends on.
+  var suggestData = { url: null, loading: null };
+
+  function loadSuggest(file) {
+    var url = new URL(file.dataset.suggest, window.location.href).toString();
+    if (suggestData.url !== url) {
+      suggestData.url = url;
+      suggestData.loading = fetch(url).then(function (r) { return r.json(); });
+    }
+    return suggestData.loading;
+  }
+
+  function yamlQuote(value) { return "'" + value.replace(/'/g, "''") + "'"; }
+
+  function enclosingSymbol(defs, start, end) {
+    // as scaffold.enclosing_symbol: the chain of first definitions holding the lines, then
+    // the innermost whose resolved span (what the checker will see) holds them
+    var chain = [], parent = -1;
+    for (;;) {
+      var inner = -1;
+      for (var i = 0; i < defs.length; i++) {
+        if (defs[i][3] === parent && defs[i][0] <= start && end <= defs[i][1]) { inner = i; break; }
+      }
+      if (inner < 0) break;
+      chain.push(inner);
+      parent = inner;
+    }
+    for (var k = chain.length - 1; k >= 0; k--) {
+      var span = defs[chain[k]][4];
+      if (span && span[0] <= start && end <= span[1]) return defs[chain[k]][2];
+    }
+    return null;
+  }
+
+  function noteText(data, start, end, quote) {
+    var around = null;
+    data.notes.forEach(function (n) {
+      if (n[0] <= start && end <= n[1] &&
+          (!around || n[1] - n[0] < around[1] - around[0] || (n[1] - n[0] === around[1] - around[0] && n[3] < around[3]))) {
+        around = n;
+      }
+    });
+    var cls = around ? around[2] : data["class"];
+    var from = around ? "note " + around[3] : "sources.toml";
+    var symbol = enclosingSymbol(data.defs, start, end);
+    var lines = [
+      "---",
+      "id: '{{id: a new lower-case slug starting " + data.prefix + "-, never used before}}'",
+      "codebase: " + data.codebase,
+      "path: " + data.path,
+      "lines: " + (start === end ? start : start + "-" + end),
+      "quote: " + yamlQuote(quote)
+    ];
+    if (symbol) lines.push("symbol: " + symbol);
+    lines.push("class: " + cls + "  # from " + from + ": confirm it for these lines (CONTRIBUTING.md §3)",
+      "title: '{{title: a short plain-text title, at most 120 characters}}'",
+      "tags: []", "cites: []", "see_also: []",
+      "authors: ['{{authors: your name as it should be cited}}']", "---", data.body);
+    return lines.join("\n") + "\n";
+  }
+
+  function suggestBar() {
+    var bar = document.getElementById("mg-suggest");
+    if (!bar) {
+      bar = document.createElement("div");
+      bar.id = "mg-suggest";
+      bar.className = "mg-suggest md-typeset";
+      bar.setAttribute("role", "region");
+      bar.setAttribute("aria-label", "Suggest a note on the selected lines");
+      bar.hidden = true;
+      document.body.appendChild(bar);
+    }
+    return bar;
+  }
+
+  function hideSuggest() {
+    var bar = document.getElementById("mg-suggest");
+    if (bar) bar.hidden = true;
+  }
+
+  function showSuggest(file, range) {
+    if (!file.dataset.suggest || !range) { hideSuggest(); return; }
+    loadSuggest(file).then(function (data) {
+      var bar = suggestBar();
+      bar.textContent = "";
+      var first = document.getElementById("L" + range[0]);
+      var quote = first ? first.textContent.trim() : "";
+      var label = range[0] === range[1] ? "Line " + range[0] : "Lines " + range[0] + "\u2013" + range[1];
+      bar.appendChild(el("span", "mg-suggest__lines", label + ": "));
+      var slug = data.stem.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
+      var filename = "new-" + data.prefix + "-" + slug + "-" + range[0] + ".md";
+      var text = quote && quote.length <= 400 ? noteText(data, range[0], range[1], quote) : null;
+      if (!text) {
+        bar.appendChild(el("span", "", quote ? "the first line is too long to quote; start a note elsewhere."
+                                              : "start a note at a line with code or text."));
+      } else if (file.dataset.repo) {
+        var link = anchor(file.dataset.repo + "/new/" + encodeURIComponent(file.dataset.branch) + "/annotations/" +
+          encodeURIComponent(data.codebase) + "?" + new URLSearchParams({ filename: filename, value: text }).toString(),
+          "Suggest a note on these lines");
+        link.className = "mg-suggest__link";
+        bar.appendChild(link);
+        bar.appendChild(el("span", "mg-muted", " (on GitHub: it makes a copy of the project for you and opens a pull request)"));
+      } else {
+        bar.appendChild(el("span", "", "to write a note on them, run "));
+        bar.appendChild(el("code", "mg-suggest__command", "make new CODEBASE=" + data.codebase + " FILE=" + data.path +
+          " LINES=" + (range[0] === range[1] ? range[0] : range[0] + "-" + range[1])));
+      }
+      var close = el("button", "mg-suggest__close", "\u00d7");
+      close.type = "button";
+      close.setAttribute("aria-label", "Close");
+      close.addEventListener("click", hideSuggest);
+      bar.appendChild(close);
+      bar.hidden = false;
+    });
+  }
+
   function nameSearchDialog() {
     // Material's search overlay has role="dialog" but no accessible name.
     var search = document.querySelector(".md-search[role='dialog']");
@@ -407,6 +526,7 @@
     nameSearchDialog();
     var file = document.querySelector(".mg-file");
     hidePreview();
+    hideSuggest();
     // Instant navigation swaps the page without a new <head>: follow the new content.
     document.documentElement.classList.toggle("mg-wide", !!file);
     CLASSES.forEach(function (c) {
@@ -443,6 +563,7 @@
         var hash = range[0] === range[1] ? "#L" + n : "#L" + range[0] + "-L" + range[1];
         window.history.replaceState(window.history.state, "", hash);
         selectLines(file, range, false);
+        showSuggest(file, range);  // a selection made by the reader, not one arriving by link
         event.preventDefault();
       });
     }

@@ -8,6 +8,8 @@ and URLs may only be relative or http(s)/mailto.
 
 from __future__ import annotations
 
+import os
+
 import xml.etree.ElementTree as etree
 from collections.abc import Callable
 from pathlib import Path
@@ -68,9 +70,17 @@ def sanitize(html: str) -> str:
 
 
 class _ConfigLoader(yaml.SafeLoader):
-    """Reads mkdocs.yml safely: MkDocs' own tags (``!ENV``, ``!!python/name``) become None."""
+    """Reads mkdocs.yml safely: ``!ENV`` is resolved as MkDocs resolves it (the first set
+    variable, else the last item as the default); other tags (``!!python/name``) become None."""
 
 
+def _env(loader: yaml.SafeLoader, node: yaml.Node):
+    items = [node.value] if isinstance(node, yaml.ScalarNode) else [loader.construct_object(n) for n in node.value]
+    names, default = (items[:-1], items[-1]) if len(items) > 1 else (items, None)
+    return next((os.environ[name] for name in names if name in os.environ), default)
+
+
+_ConfigLoader.add_constructor("!ENV", _env)
 _ConfigLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
 _ConfigLoader.add_multi_constructor("tag:yaml.org,2002:python/", lambda loader, suffix, node: None)
 

@@ -21,6 +21,7 @@ from functools import cached_property
 from itertools import groupby
 
 from . import urls
+from .urls import Repository
 from .bibliography import Bibliography
 from .highlight import highlight_lines
 from .manifest import CodeClass, Codebase, Manifest, SourceFile, browse_url
@@ -28,6 +29,7 @@ from .markup import BodyRenderer
 from .notes import BrokenNote, Note, NoteSet
 from .problems import Problem
 from .sources import SourceText
+from .citation import NoteCitation
 from .layers import CodeView, Layer
 
 # The Markdown extension (mdext) passes what follows this line through as final HTML.
@@ -71,6 +73,10 @@ class PageContext:
     """Highlighting, possibly through the on-disk HighlightCache."""
     layers: tuple[Layer, ...] = ()
     """The relation layers (cross-references, what ran, lineage), asked in turn by every code page."""
+    repository: Repository | None = None
+    """Where notes are edited and proposed (repo_url); None: no repository links."""
+    citations: Mapping[str, NoteCitation] = field(default_factory=dict)
+    """Each note's citation, by id (shown under the note; the note page has it in full)."""
 
     # Indexes built once per build: pages and notes look things up here, never by scanning
     # every note (which made large corpora quadratic; see docs/benchmark.md).
@@ -102,11 +108,17 @@ def _e(text: str) -> str:
     return html.escape(text, quote=True)
 
 
-def _front_matter(title: str, description: str, hide: tuple[str, ...] = (), wide: bool = False) -> str:
+def _front_matter(title: str, description: str, hide: tuple[str, ...] = (), wide: bool = False,
+                  generated: bool = False, head_meta: list[tuple[str, str, str]] = ()) -> str:
     lines = ["---", f"title: {json.dumps(title, ensure_ascii=False)}",
              f"description: {json.dumps(description, ensure_ascii=False)}"]
     if wide:  # read by overrides/main.html: the page is laid out full width before its first paint
         lines.append("mg_layout: wide")
+    if generated:  # read by overrides/main.html: not a source file, so no "edit this page"
+        lines.append("mg_generated: true")
+    if head_meta:  # read by overrides/main.html: <meta> elements for the page's head
+        lines.append("mg_meta:")
+        lines.extend(f"  - {json.dumps(list(item), ensure_ascii=False)}" for item in head_meta)
     if hide:
         lines.append("hide:")
         lines.extend(f"  - {item}" for item in hide)
@@ -135,8 +147,11 @@ class LinkResolver:
 
     def __call__(self, href: str) -> str | None:
         scheme, sep, rest = href.partition(":")
-        if href.startswith("#") or not sep:
-            return href if href.startswith("#") else None
+        if href.startswith("#"):  # lines or notes of the note's own file: on its code page
+            code_page = urls.code_page(self.note.codebase, self.note.path)
+            return href if self.page_url == code_page else urls.relative(self.page_url, code_page + href)
+        if not sep:
+            return None
         if scheme in ("http", "https", "mailto"):
             return href
         if scheme == "note":
@@ -155,6 +170,26 @@ class LinkResolver:
         if scheme == "bib":
             return urls.relative(self.page_url, urls.bibliography(rest)) if rest in self.ctx.bibliography else None
         return None
+
+
+def cite_block(cited: NoteCitation | None, page_url: str, note_id: str, *, expanded: bool = False) -> str:
+    """The note's citation in three styles and its downloads; on a code page, collapsed."""
+    if cited is None:
+        return ""
+    if cited.unavailable:
+        inner = f'<p class="mg-muted">{_e(cited.unavailable)}</p>'
+    else:
+        styles = "".join(f'<div class="mg-cite__style"><dt>{_e(s.label)}</dt><dd>{s.html}'
+                         f'<br><span class="mg-muted">In the text: {s.in_text_html}</span></dd></div>'
+                         for s in cited.styles.values())
+        folder = urls.relative(page_url, urls.note_page(note_id))
+        files = " · ".join(f'<a href="{_e(folder + name)}" download type="{_e(d.media_type)}">{label}</a>'
+                           for (name, d), label in zip(cited.downloads().items(), ("BibTeX", "RIS", "CSL-JSON")))
+        inner = f'<dl class="mg-cite__styles">{styles}</dl><p class="mg-cite__files">Download: {files}</p>'
+    if expanded:
+        return f'<section class="mg-cite" aria-labelledby="cite"><h2 id="cite">Cite this note</h2>{inner}</section>'
+    return f'<details class="mg-cite"><summary>Cite this note</summary>{inner}</details>'
+
 
 
 def render_note(note: Note, ctx: PageContext, page_url: str, problems: list[Problem], *,
@@ -220,11 +255,14 @@ def _render_note(note: Note, ctx: PageContext, page_url: str, problems: list[Pro
     meta = [f'By {_e(", ".join(note.authors))}']
     if note.tags:
         meta.append(" ".join(f'<span class="mg-tag">{_e(t)}</span>' for t in note.tags))
-    parts.append(
-        f'<footer class="mg-note__foot">{" · ".join(meta)} · '
-        f'<a class="mg-note__permalink" href="{_e(permalink)}">Permalink</a> '
-        f'<button type="button" class="mg-note__copy" data-anchor="{anchor}">Copy link</button></footer>'
-    )
+    links = [f'<a class="mg-note__permalink" href="{_e(permalink)}">Permalink</a> '
+             f'<button type="button" class="mg-note__copy" data-anchor="{anchor}">Copy link</button>',
+             f'<a href="{_e(urls.relative(page_url, urls.note_page(note.id)))}">Note page</a>']
+    if ctx.repository is not None:
+        links.append(f'<a class="mg-edit" href="{_e(ctx.repository.edit(note.file))}">Edit this note</a>')
+    parts.append(f'<footer class="mg-note__foot">{" · ".join(meta)} · {" · ".join(links)}</footer>')
+    if note.id in ctx.citations:
+        parts.append(cite_block(ctx.citations[note.id], page_url, note.id))
     parts.append("</div></article>")
     return "".join(parts)
 
@@ -407,7 +445,7 @@ def code_page(codebase_id: str, file: SourceFile, ctx: PageContext) -> Page:
     content = RAW_HTML_MARKER + "\n" + "\n".join(head) + "\n" + main + "\n</div>\n"
     title = f"{file.path} · {codebase.title}"
     description = f"{codebase.title}: {file.path}, pinned at {ctx.manifest.pin_of(codebase_id, file).label}, with {len(notes)} margin notes."
-    return Page(page_source, _front_matter(title, description, ("navigation", "toc"), wide=True) + content,
+    return Page(page_source, _front_matter(title, description, ("navigation", "toc"), wide=True, generated=True) + content,
                 tuple(companions))
 
 

@@ -18,7 +18,12 @@ from .bibliography import Bibliography, load_bibliography
 from .libdocs import LibraryDocs, load_library_docs
 from .manifest import Manifest, load_manifest
 from .highlight import HighlightCache
+from .citation import CitationRenderer, NoteCitation, NoteHistory, RendererMissing, cite_notes
+from .citation import site_url as citation_site_url
 from .layers import Layer
+from .note_pages import NotePagesLayer
+from .suggest_pages import SuggestLayer
+from .urls import Repository
 from .lineage import Lineage, load_lineage
 from .lineage_pages import LineageLayer
 from .markup import BodyRenderer
@@ -122,6 +127,8 @@ class Inputs:
     """Filled on first use by :func:`cross_references` (checking notes does not need it)."""
     traces: dict | None = None
     """Filled on first use by :func:`measured_runs`."""
+    citations: dict | None = None
+    """Filled on first use by :func:`note_citations`."""
 
 
 @dataclass
@@ -268,7 +275,32 @@ def relation_layers(project: Project, inputs: Inputs, options: Options, highligh
                                 _notes_by_file(inputs)))
     layers.append(TraceLayer(measured_runs(project, inputs)))
     layers.append(LineageLayer(inputs.lineage, lambda side: _highlighted(inputs, highlight, side)))
+    layers.append(NotePagesLayer(note_citations(project, inputs), citation_site_url(project.root)))
+    layers.append(SuggestLayer(repository(project), _notes_by_file(inputs)))
     return tuple(layers)
+
+
+def note_citations(project: Project, inputs: Inputs) -> dict[str, NoteCitation]:
+    """Every note's citation (dated from git; rendered by pandoc, cached on disk)."""
+    if inputs.citations is None:
+        history = NoteHistory.read(project.root)
+        try:
+            renderer = CitationRenderer.locate(project.root, project.cache.root / "citations")
+        except RendererMissing:
+            renderer = None  # fine when no note has a date (not a git checkout); else cite_notes says how to fix it
+        try:
+            inputs.citations = cite_notes(inputs.notes.notes, citation_site_url(project.root), history, renderer)
+        except RendererMissing as exc:
+            raise InputError([Problem("requirements/cite.txt", None, str(exc))]) from None
+    return inputs.citations
+
+
+def repository(project: Project) -> Repository | None:
+    """Where notes are edited and proposed: mkdocs.yml's repo_url and edit_uri (REPO_URL, EDIT_URI)."""
+    from .markup import read_mkdocs_config
+
+    config = read_mkdocs_config(project.mkdocs_yml)
+    return Repository.from_config(config.get("repo_url"), config.get("edit_uri"))
 
 
 def _notes_by_file(inputs: Inputs) -> dict[tuple[str, str], list]:
@@ -288,7 +320,8 @@ def generate(project: Project, options: Options, session: Session | None = None)
     layers = relation_layers(project, inputs, options, highlight)
     ctx = PageContext(inputs.manifest, inputs.sources, inputs.notes, inputs.bibliography,
                       session.renderer, preview=options.preview, note_html=session.note_html,
-                      highlight=highlight, layers=layers)
+                      highlight=highlight, layers=layers, repository=repository(project),
+                      citations=note_citations(project, inputs))
     pages = all_pages(ctx)
     written, removed = write_pages(project.generated, pages)
     count = len(pages)

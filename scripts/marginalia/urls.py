@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import posixpath
+from dataclasses import dataclass
+from urllib.parse import quote, urlencode
 
 
 def code_page(codebase: str, path: str) -> str:
@@ -60,3 +62,35 @@ def relative(from_page: str, target: str) -> str:
     if rel == "./" and base.rstrip("/") == path.rstrip("/"):
         rel = "./"
     return rel + (f"#{fragment}" if fragment else "")
+
+
+def note_page(note_id: str) -> str:
+    return f"notes/{note_id}/"
+
+
+def note_page_source(note_id: str) -> str:
+    return f"notes/{note_id}/index.md"
+
+
+@dataclass(frozen=True)
+class Repository:
+    """Where the project's files live (``repo_url`` and the branch of ``edit_uri``)."""
+
+    url: str
+    branch: str
+
+    @classmethod
+    def from_config(cls, repo_url: str | None, edit_uri: str | None) -> "Repository | None":
+        if not repo_url:
+            return None
+        parts = [p for p in (edit_uri or "edit/main/").split("/") if p]
+        branch = parts[1] if len(parts) > 1 and parts[0] in ("edit", "blob") else "main"
+        return cls(repo_url.rstrip("/"), branch)
+
+    def edit(self, path: str) -> str:
+        """GitHub's editor for a file of the repository (forks it for people without write access)."""
+        return f"{self.url}/edit/{quote(self.branch)}/{quote(path)}"
+
+    def new_file(self, folder: str, filename: str, value: str) -> str:
+        """GitHub's new-file page in ``folder``, prefilled (undocumented; fails above about 8 KB)."""
+        return f"{self.url}/new/{quote(self.branch)}/{quote(folder)}?" + urlencode({"filename": filename, "value": value})
