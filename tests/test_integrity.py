@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import SAMPLE_PY, make_project, note_text, run_marginalia
+from helpers import ROOT, SAMPLE_PY, make_project, note_text, run_marginalia
 from marginalia.linkcheck import check_completeness, check_site
 from marginalia.notes import MAX_NOTE_BYTES, load_notes
 
@@ -30,12 +30,29 @@ def same_tree(a: Path, b: Path) -> list[str]:
     return differences
 
 
+GENERATED_DOCS = ("docs/code", "docs/lineage", "docs/notes")  # written by the build from annotations/ and sources
+
+
+def test_no_generated_page_or_build_output_is_committed():
+    import subprocess
+
+    listed = subprocess.run(["git", "ls-files", *GENERATED_DOCS, "site", "site-zensical", "traces"],
+                            cwd=ROOT, capture_output=True, text=True)
+    if listed.returncode != 0:
+        pytest.skip("this checkout is not a git repository")
+    tracked = [p for p in listed.stdout.split() if not p.startswith("traces/")]
+    assert tracked == [], tracked
+    ignored = subprocess.run(["git", "check-ignore", *GENERATED_DOCS, "site", "site-zensical"], cwd=ROOT,
+                             capture_output=True, text=True).stdout.split()
+    assert sorted(ignored) == sorted([*GENERATED_DOCS, "site", "site-zensical"])
+
+
 def test_two_clean_builds_are_byte_identical(tmp_path):
     root = make_project(tmp_path, FILES, {"gpt-2/a.md": note("demo-a")})
     assert run_marginalia(root, "build").returncode == 0
     first = tmp_path / "first"
     shutil.copytree(root / "site", first)
-    for generated in ("site", "docs/code", ".marginalia", ".cache"):
+    for generated in ("site", *GENERATED_DOCS, ".marginalia", ".cache"):
         shutil.rmtree(root / generated, ignore_errors=True)
     time.sleep(1.1)  # a build stamped with the wall clock would now differ
     result = run_marginalia(root, "build")
