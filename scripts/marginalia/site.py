@@ -296,11 +296,10 @@ def note_citations(project: Project, inputs: Inputs) -> dict[str, NoteCitation]:
 
 
 def repository(project: Project) -> Repository | None:
-    """Where notes are edited and proposed: mkdocs.yml's repo_url and edit_uri (REPO_URL, EDIT_URI)."""
+    """Where notes are edited and proposed: mkdocs.yml's absolute edit_uri (EDIT_URL)."""
     from .markup import read_mkdocs_config
 
-    config = read_mkdocs_config(project.mkdocs_yml)
-    return Repository.from_config(config.get("repo_url"), config.get("edit_uri"))
+    return Repository.from_edit_uri(read_mkdocs_config(project.mkdocs_yml).get("edit_uri"))
 
 
 def _notes_by_file(inputs: Inputs) -> dict[tuple[str, str], list]:

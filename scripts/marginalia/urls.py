@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
@@ -80,12 +81,10 @@ class Repository:
     branch: str
 
     @classmethod
-    def from_config(cls, repo_url: str | None, edit_uri: str | None) -> "Repository | None":
-        if not repo_url:
-            return None
-        parts = [p for p in (edit_uri or "edit/main/").split("/") if p]
-        branch = parts[1] if len(parts) > 1 and parts[0] in ("edit", "blob") else "main"
-        return cls(repo_url.rstrip("/"), branch)
+    def from_edit_uri(cls, edit_uri: str | None) -> "Repository | None":
+        """From mkdocs.yml's absolute ``edit_uri`` (``https://github.com/<owner>/<repo>/edit/<branch>/docs/``)."""
+        match = re.match(r"^(https://[^/]+/[^/]+/[^/]+)/(?:edit|blob)/([^/]+)/", edit_uri or "")
+        return cls(match[1], match[2]) if match else None
 
     def edit(self, path: str) -> str:
         """GitHub's editor for a file of the repository (forks it for people without write access)."""
