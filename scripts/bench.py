@@ -90,7 +90,7 @@ def baseline_project(tmp: Path, source: Path = ROOT) -> Path:
 
     root = tmp / "baseline"
     docs = root / "docs"
-    shutil.copytree(source / "docs", docs, ignore=shutil.ignore_patterns("code", "lineage", "overrides"))
+    shutil.copytree(source / "docs", docs, ignore=shutil.ignore_patterns("code", "lineage", "notes", "overrides"))
     (docs / "lineage").mkdir()
     (docs / "lineage" / "index.md").write_text("# Lineage\n")  # our generated pages are not the baseline's
     for page in docs.glob("*.md"):

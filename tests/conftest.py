@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 ROOT = Path(__file__).resolve().parent.parent
+from helpers import GENERATED_DOCS  # noqa: E402
 # The machine's own git configuration, read before any test isolates it: builds of the real
 # project use its insteadOf mirrors when it has them (and build without them when not).
 MACHINE_GIT = {"GIT_CONFIG_GLOBAL": os.environ.get("GIT_CONFIG_GLOBAL", os.path.expanduser("~/.gitconfig")),
@@ -78,7 +79,7 @@ def copy_real_project(target: Path) -> Path:
         shutil.copy(ROOT / name, target / name)
     for name in ("docs", "annotations", "overrides", "traces"):
         if (ROOT / name).is_dir():
-            shutil.copytree(ROOT / name, target / name, ignore=shutil.ignore_patterns("code"), dirs_exist_ok=True)
+            shutil.copytree(ROOT / name, target / name, ignore=shutil.ignore_patterns(*GENERATED_DOCS), dirs_exist_ok=True)
     (target / "scripts").symlink_to(ROOT / "scripts")
     (ROOT / ".marginalia" / "cache").mkdir(parents=True, exist_ok=True)
     (target / ".marginalia").mkdir()

@@ -18,6 +18,7 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+GENERATED_DOCS = ("code", "lineage", "notes")  # folders of docs/ the build writes (git-ignored)
 
 
 def sha256(data: bytes | str) -> str:
@@ -184,7 +185,7 @@ def make_project(tmp: Path, files: dict[str, dict[str, str]], notes: dict[str, s
     for name in ("mkdocs.yml", "README.md", "CONTRIBUTING.md"):
         shutil.copy(ROOT / name, root / name)
     shutil.copytree(ROOT / "overrides", root / "overrides")
-    shutil.copytree(ROOT / "docs", root / "docs", ignore=shutil.ignore_patterns("code"))
+    shutil.copytree(ROOT / "docs", root / "docs", ignore=shutil.ignore_patterns(*GENERATED_DOCS))
     # the readings and the findings page quote and link the real notes and code
     for reading in [*(root / "docs").glob("reading-*.md"), root / "docs" / "what-runs.md"]:
         reading.write_text(f"# {reading.stem}\n\nA reading, replaced by a stub in the tests.\n")

@@ -84,12 +84,15 @@ def _target(page: str, href: str) -> str:
     return target + (f"#{fragment}" if fragment else "")
 
 
+EDIT_ACTION = re.compile(r'<a href="[^"]*" title="[^"]*" class="md-content__button md-icon" rel="edit">')
+
+
 def page_facts(site: Path) -> dict[str, tuple[list[str], Counter, list[str]]]:
     """For every page: content ids (in order), content link targets, each note's HTML."""
     facts = {}
     for file in sorted(site.rglob("*.html")):
         relative = file.relative_to(site).as_posix()
-        html = file.read_text(encoding="utf-8")
+        html = EDIT_ACTION.sub("", file.read_text(encoding="utf-8"))  # MkDocs' "edit this page" (Zensical has none)
         content = _Content()
         content.feed(html)
         facts[relative] = (content.ids, Counter(_target(relative, h) for h in content.links), NOTE.findall(html))

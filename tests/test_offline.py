@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import run_marginalia
+from helpers import GENERATED_DOCS, run_marginalia
 
 ROOT = Path(__file__).resolve().parent.parent
 UNREACHABLE = "aidungeon"
@@ -28,7 +28,7 @@ def _real_project(tmp: Path) -> tuple[Path, Path]:
     for name in ("mkdocs.yml", "README.md", "CONTRIBUTING.md"):
         shutil.copy(ROOT / name, root / name)
     for name in ("docs", "annotations", "overrides"):
-        shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("code"))
+        shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns(*GENERATED_DOCS))
     (root / "scripts").symlink_to(ROOT / "scripts")
     manifest = (ROOT / "sources.toml").read_text(encoding="utf-8")
     manifest, count = re.subn(r'(?m)^git = "https://github.com/AIDungeon/AIDungeon"$',

@@ -342,6 +342,9 @@ class MarginaliaExtension(BlocksExtension):
         # lineage hook: /// lineage-map (lineage_mdext imports this module, hence the late import)
         from .lineage_mdext import LineageMapBlock
         block_mgr.register(LineageMapBlock, self.getConfigs())
+        # what-ran hook: /// what-ran | classes, /// what-ran | growth (figures of traces/)
+        from .trace_mdext import WhatRanBlock
+        block_mgr.register(WhatRanBlock, self.getConfigs())
 
 
 def makeExtension(*args, **kwargs) -> MarginaliaExtension:

@@ -98,7 +98,7 @@ def note_page(note: Note, ctx: PageContext, cited: NoteCitation | None, annotati
                f'{cite_block(cited, page_url, note.id, expanded=True)}{annotation_script}</div>')
     meta = highwire_meta(note, cited) if cited is not None and not cited.unavailable else []
     front = _front_matter(note.title, f"A note on {note.path} ({codebase.title}), {lines_label}, in GPT-2 Marginalia.",
-                          ("navigation", "toc"), generated=True, head_meta=meta)
+                          ("navigation", "toc"), head_meta=meta)
     companions = tuple(Page(urls.note_page(note.id) + name, download.text)
                        for name, download in (cited.downloads().items() if cited is not None else ()))
     return Page(urls.note_page_source(note.id), front + RAW_HTML_MARKER + "\n" + content + "\n", companions)

@@ -109,13 +109,13 @@ def _e(text: str) -> str:
 
 
 def _front_matter(title: str, description: str, hide: tuple[str, ...] = (), wide: bool = False,
-                  generated: bool = False, head_meta: list[tuple[str, str, str]] = ()) -> str:
+                  head_meta: list[tuple[str, str, str]] = ()) -> str:
+    """Front matter of a generated page (every page made here is one)."""
     lines = ["---", f"title: {json.dumps(title, ensure_ascii=False)}",
              f"description: {json.dumps(description, ensure_ascii=False)}"]
     if wide:  # read by overrides/main.html: the page is laid out full width before its first paint
         lines.append("mg_layout: wide")
-    if generated:  # read by overrides/main.html: not a source file, so no "edit this page"
-        lines.append("mg_generated: true")
+    lines.append("mg_generated: true")  # read by overrides/main.html: not a file of the repository, no "edit this page"
     if head_meta:  # read by overrides/main.html: <meta> elements for the page's head
         lines.append("mg_meta:")
         lines.extend(f"  - {json.dumps(list(item), ensure_ascii=False)}" for item in head_meta)
@@ -445,7 +445,7 @@ def code_page(codebase_id: str, file: SourceFile, ctx: PageContext) -> Page:
     content = RAW_HTML_MARKER + "\n" + "\n".join(head) + "\n" + main + "\n</div>\n"
     title = f"{file.path} · {codebase.title}"
     description = f"{codebase.title}: {file.path}, pinned at {ctx.manifest.pin_of(codebase_id, file).label}, with {len(notes)} margin notes."
-    return Page(page_source, _front_matter(title, description, ("navigation", "toc"), wide=True, generated=True) + content,
+    return Page(page_source, _front_matter(title, description, ("navigation", "toc"), wide=True) + content,
                 tuple(companions))
 
 

@@ -259,7 +259,7 @@ def write_pages(target: Path, pages: list[Page]) -> tuple[list[str], list[str]]:
         write_atomically(path, data)
         written.append(page.path)
     if target.is_dir():
-        for existing in sorted(p for pattern in ("*.md", "*.json") for p in target.rglob(pattern)):
+        for existing in sorted(p for p in target.rglob("*") if p.is_file()):  # everything here is generated
             if existing not in wanted:
                 existing.unlink()
                 removed.append(existing.relative_to(target.parent).as_posix())
