@@ -473,6 +473,18 @@ def main() -> int:
             data = preview.read_bytes()
             report(Row("… its preview table `xref.json`, fetched on the first preview (raw / gzipped)",
                        f"{len(data) / 1024:.0f} / {len(gzip.compress(data, 6)) / 1024:.0f} KiB"))
+        # What ran: a page with measured runs, weighed with and without the switch (its counts
+        # are in trace.json, fetched only when the reader turns it on)
+        traced = ours_site / "code" / "gpt-2" / "src" / "model.py" / "index.html"
+        if traced.is_file() and 'class="mg-ran"' in traced.read_text():
+            page = traced.read_text()
+            bare = re.sub(r'<div class="mg-ran".*?</span></span></div>', "", page, count=1, flags=re.S)
+            with_layer, without = (len(gzip.compress(t.encode(), 6)) for t in (page, bare))
+            table = traced.parent / "trace.json"
+            report(Row("What ran: `code/gpt-2/src/model.py` gzipped, with the switch / without "
+                       f"(its `trace.json`: {len(gzip.compress(table.read_bytes(), 6)) / 1024:.1f} KiB gzipped, on demand)",
+                       f"{with_layer / 1024:.1f} / {without / 1024:.1f} KiB", ratio=f"{with_layer / without:.3f}×",
+                       target="≤ 1.05×", met="yes" if with_layer / without <= 1.05 else "no"))
 
     # 6: chromium
     if "browser" in parts:

@@ -110,8 +110,10 @@ def _e(text: str) -> str:
 
 def _front_matter(title: str, description: str, hide: tuple[str, ...] = (), wide: bool = False,
                   head_meta: list[tuple[str, str, str]] = ()) -> str:
-    """Front matter of a generated page (every page made here is one)."""
-    lines = ["---", f"title: {json.dumps(title, ensure_ascii=False)}",
+    """Front matter of a generated page (every page made here is one). The title is escaped:
+    both generators put it into the page (header, <title>) as it is, and a note's title may
+    hold a token such as <|pad|>."""
+    lines = ["---", f"title: {json.dumps(html.escape(title, quote=False), ensure_ascii=False)}",
              f"description: {json.dumps(description, ensure_ascii=False)}"]
     if wide:  # read by overrides/main.html: the page is laid out full width before its first paint
         lines.append("mg_layout: wide")
