@@ -64,11 +64,12 @@ def browser_site(request, tmp_path_factory):
 
 
 def copy_real_project(target: Path) -> Path:
-    """A copy of this checkout's project (notes, pages, readings, manifest) sharing its cache."""
+    """A copy of this checkout's project (notes, pages, readings, manifest, the committed traces
+    behind "What ran") sharing its cache."""
     target.mkdir(parents=True)
     for name in ("mkdocs.yml", "README.md", "CONTRIBUTING.md", "sources.toml"):
         shutil.copy(ROOT / name, target / name)
-    for name in ("docs", "annotations", "overrides"):
+    for name in ("docs", "annotations", "overrides", "traces"):
         shutil.copytree(ROOT / name, target / name, ignore=shutil.ignore_patterns("code"))
     (target / "scripts").symlink_to(ROOT / "scripts")
     (ROOT / ".marginalia" / "cache").mkdir(parents=True, exist_ok=True)
