@@ -122,7 +122,6 @@ JAVASCRIPT_TYPES = frozenset({
 # Inline script types that are not JavaScript but are checked against script-src all the same.
 CHECKED_JSON_TYPES = frozenset({"importmap", "speculationrules"})
 
-_WS = "\t\n\f\r "
 _ASCII_WS = re.compile(r"^[\t\n\f\r ]+|[\t\n\f\r ]+$")
 # One whole tag, start or end, as the tokenizer reads it: name, then attributes (a name, then
 # optionally = and a quoted or unquoted value), slashes and white space in between, up to the
