@@ -159,6 +159,11 @@ def test_an_inline_script_not_in_the_hashes_is_refused(watched, browser_site):
             s.textContent = "window.__injected = 'added later'"; document.body.append(s); }""")
         w.page.wait_for_function("() => window.__csp.length >= 3")
         assert w.page.evaluate("window.__injected") is None
+        # and no string becomes code: eval and new Function are refused (tried from a timer, in the
+        # page's own turn: code evaluated over the DevTools protocol is exempt)
+        assert w.page.evaluate("""() => new Promise(done => setTimeout(() => done(
+            [() => eval('1'), () => new Function('return 1')()].map(f => {
+                try { f(); return 'ran'; } catch (e) { return e.name; } })), 0))""") == ["EvalError", "EvalError"]
         # the page's own scripts still ran
         assert w.page.evaluate("document.documentElement.classList.contains('mg-js')")
         assert w.page.get_attribute(".mg-chip--model", "aria-pressed") == "true"
