@@ -265,7 +265,7 @@ def _instant_navigation(w: Watched, paths: list[str]) -> None:
     for path in paths:
         page.evaluate("""path => { const a = document.createElement('a'); a.id = 'mg-test-jump';
             a.href = new URL(path, location.origin + '/').href;  // the site is served at the root
-            a.textContent = 'jump'; document.querySelector('.md-content article').append(a); }""", path)
+            a.textContent = 'jump'; document.querySelector('.md-content article').prepend(a); }""", path)  # at the top: nothing scrolls under the pointer
         page.click("#mg-test-jump")
         page.wait_for_url(f"**/{path}")
         page.wait_for_function("() => !document.getElementById('mg-test-jump')")  # the content was swapped in
