@@ -189,7 +189,7 @@ def test_note_permalink_opens_and_copy_link_copies_it(browser, site):
     assert page.evaluate("document.querySelector(':target').id") == "note-n-h"
     page.click("#note-n-h .mg-note__copy")
     # The button says "Copied" once the (asynchronous) clipboard write has finished.
-    page.wait_for_function("document.querySelector('#note-n-h .mg-note__copy').textContent === 'Copied'")
+    page.wait_for_function("() => document.querySelector('#note-n-h .mg-note__copy').textContent === 'Copied'")
     assert page.evaluate("navigator.clipboard.readText()") == code_url(site, fragment="#note-n-h")
     context.close()
 
@@ -209,7 +209,7 @@ def test_range_link_works_after_instant_navigation(page, site):
     page.evaluate(f"""() => {{ const a = document.createElement('a'); a.href = 'code/gpt-2/src/long.py/#L100-L104';
         a.id = 'jump'; a.textContent = 'jump'; document.querySelector('.md-content article').appendChild(a); }}""")
     page.click("#jump")
-    page.wait_for_function("document.querySelectorAll('.l.is-sel').length > 0")
+    page.wait_for_function("() => document.querySelectorAll('.l.is-sel').length > 0")
     assert page.eval_on_selector_all(".l.is-sel", "els => els.map(e => e.id)") == [f"L{n}" for n in range(100, 105)]
     assert page.evaluate("!!document.querySelector('.md-main')")  # stayed inside the single-page app
     assert page.evaluate("document.documentElement.classList.contains('mg-wide')")  # full width follows

@@ -44,7 +44,7 @@ class _Content(HTMLParser):
     def _record(self, attrs: dict) -> None:
         if attrs.get("id") and attrs["id"] not in CHROME_IDS:
             self.ids.append(attrs["id"])
-        for name in ("href", "src"):
+        for name in ("href", "src", "xlink:href"):
             if attrs.get(name) is not None:
                 self.links.append(attrs[name])
 

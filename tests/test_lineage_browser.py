@@ -110,7 +110,7 @@ def test_a_change_links_to_its_lines_on_both_sides(browser, site):
     for side, url, line in (("a", original, CALL[0]), ("b", copy, CALL[1])):
         page.goto(site + COMPARE)
         page.click(f"#change-2 a.mg-cmp__at--{side}")
-        page.wait_for_function("document.querySelectorAll('.l.is-sel').length > 0")
+        page.wait_for_function("() => document.querySelectorAll('.l.is-sel').length > 0")
         assert page.url == url
         assert page.eval_on_selector_all(".l.is-sel", "els => els.map(e => e.id)") == [f"L{line}"]
     context.close()

@@ -32,3 +32,30 @@ def test_the_audit_finds_an_unpinned_action_and_persisted_credentials(tmp_path):
     result = zizmor(tmp_path / ".github" / "workflows")
     assert result.returncode != 0
     assert "unpinned-uses" in result.stdout and "artipacked" in result.stdout
+
+
+def _triggers(workflow: dict) -> dict:
+    on = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` key as true
+    return {on: None} if isinstance(on, str) else dict.fromkeys(on) if isinstance(on, list) else on
+
+
+def test_pull_requests_run_untrusted_code_with_a_read_only_token_and_never_pull_request_target():
+    # pull_request_target runs with the base repository's secrets and a write token; a pull
+    # request's own code (its notes, its scripts) must never run there.
+    import yaml
+
+    workflows = sorted((ROOT / ".github").rglob("*.y*ml"))
+    assert workflows
+    for path in workflows:
+        text = path.read_text(encoding="utf-8")
+        code = "\n".join(line.split(" #")[0] for line in text.splitlines() if not line.lstrip().startswith("#"))
+        assert "pull_request_target" not in code, f"{path}: pull_request_target"
+        assert "pull_request_target" not in _triggers(yaml.safe_load(text)), path
+    workflow = yaml.safe_load((ROOT / ".github/workflows/pull-request.yml").read_text(encoding="utf-8"))
+    assert "pull_request" in _triggers(workflow)
+    assert workflow["permissions"] == {}  # nothing at the top, and each job asks for reading only
+    for name, job in workflow["jobs"].items():
+        assert set(job.get("permissions", {}).values()) <= {"read", "none"}, name
+        for step in job["steps"]:
+            if step.get("uses", "").startswith("actions/checkout@"):
+                assert step["with"]["persist-credentials"] is False, name

@@ -4,9 +4,10 @@
     check     check every note; print problems as file:line: message
     pages     write the generated pages into docs/code/
     build     extract, check, then ``mkdocs build --strict`` (``--generator zensical``: the
-              pages, then ``zensical build --strict`` into site-zensical/), then linkcheck
+              pages, then ``zensical build --strict`` into site-zensical/), then csp, then linkcheck
     serve     extract, then ``mkdocs serve`` (notes rebuild on save; problems shown, not fatal)
     linkcheck check every internal link and anchor of the built site (run by build)
+    csp       put the Content-Security-Policy (script hashes computed per page) into every page of the built site (run by build)
     schema    write annotations/note.schema.json from the note model
     new       scaffold a note on CODEBASE PATH LINES (placeholders for what the author says); print its path
     export    write every note as a W3C Web Annotation, one AnnotationCollection (site/annotations.jsonld)
@@ -22,7 +23,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import citation, scaffold, urls, webanno
+from . import citation, csp, scaffold, urls, webanno
 from .linkcheck import check_completeness, check_site
 from .manifest import load_manifest
 from .notes import NoteFrontMatter, load_notes
@@ -30,6 +31,7 @@ from .problems import InputError
 from .site import (ZENSICAL_SITE, Options, Project, generate, load_inputs, missing_lines, run_mkdocs, run_zensical,
                    site_base_path)
 from .sources import Extractor, Reporter, load_sources
+from .svglinks import rewrite_site as rewrite_svg_links
 
 
 def _truthy(name: str) -> bool:
@@ -107,10 +109,22 @@ def cmd_build(project: Project, args: argparse.Namespace) -> int:
         site = project.root / "site"
         status = run_mkdocs(project, "build", "--strict", *args.mkdocs_args, env=env)
     if status == 0 and not args.mkdocs_args:
-        write_collection(project, site / "annotations.jsonld")
         args.site = site
+        rewrite_svg_links(site)  # before the policy: it hashes the pages as they will be served
+        cmd_csp(project, args)  # first: the policy is part of the pages the later steps read
+        write_collection(project, site / "annotations.jsonld")
         status = cmd_linkcheck(project, args)
     return status
+
+
+def cmd_csp(project: Project, args: argparse.Namespace) -> int:
+    """Every page of the built site gets its Content-Security-Policy (see marginalia.csp)."""
+    site = Path(getattr(args, "site", None) or project.root / "site")
+    report = csp.apply(site)
+    print(f"csp: {report.pages} pages, {report.rewritten} rewritten; {report.inline_scripts} inline scripts, "
+          f"{len(report.hashes)} distinct, allowed by hash ({len(report.shared)} in page bodies, allowed on every "
+          f"page for instant navigation)", file=sys.stderr)
+    return 0
 
 
 def cmd_linkcheck(project: Project, args: argparse.Namespace) -> int:
@@ -251,7 +265,7 @@ def cmd_cite(project: Project, args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"extract": cmd_extract, "check": cmd_check, "pages": cmd_pages, "build": cmd_build,
-            "serve": cmd_serve, "linkcheck": cmd_linkcheck, "schema": cmd_schema,
+            "serve": cmd_serve, "linkcheck": cmd_linkcheck, "csp": cmd_csp, "schema": cmd_schema,
             "new": cmd_new, "export": cmd_export, "import": cmd_import, "cite": cmd_cite}
 
 
@@ -271,7 +285,7 @@ def parser() -> argparse.ArgumentParser:
                              help="list each note whose review record is missing or older than its pinned file")
         if name == "pages":
             cmd.add_argument("--preview", action="store_true", help="show broken notes instead of failing")
-        if name == "linkcheck":
+        if name in ("linkcheck", "csp"):
             cmd.add_argument("site", nargs="?", type=Path, help="the built site (default: site/)")
         if name == "schema":
             cmd.add_argument("--check", action="store_true", help="fail if the committed schema is out of date")

@@ -51,7 +51,7 @@ class _Collector(HTMLParser):
         for name in ("id", "name"):
             if values.get(name) and (name == "id" or tag == "a"):
                 self.ids.add(values[name])
-        for name in ("href", "src"):
+        for name in ("href", "src", "xlink:href"):
             value = values.get(name)
             if value is not None and not (tag == "link" and values.get("rel") in ("canonical", "alternate")):
                 self.links.append(value)

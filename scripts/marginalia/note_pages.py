@@ -21,7 +21,6 @@ from .notes import Note
 from .pages import RAW_HTML_MARKER, LinkResolver, Page, PageContext, _front_matter, cite_block, class_badge
 from .webanno import note_annotation
 
-ANNO_TYPE = 'application/ld+json;profile="http://www.w3.org/ns/anno.jsonld"'
 
 
 def _e(text: str) -> str:
@@ -86,19 +85,18 @@ def note_page(note: Note, ctx: PageContext, cited: NoteCitation | None, annotati
     if ctx.repository is not None:
         actions.append(f'<a class="mg-edit" href="{_e(ctx.repository.edit(note.file))}">Edit this note</a>')
     rows = "".join(f"<div><dt>{k}</dt><dd>{v}</dd></div>" for k, v in facts)
-    annotation_script = ""
-    if annotation is not None:
-        text = json.dumps(annotation, ensure_ascii=False, sort_keys=True, indent=1).replace("</", "<\\/")
-        annotation_script = f"<script type='{ANNO_TYPE}'>{text}</script>"
+    # The annotation goes in the page's head (overrides/main.html): in the content, the theme's
+    # instant navigation would re-create it as a script without its type, and run it.
+    jsonld = json.dumps(annotation, ensure_ascii=False, sort_keys=True).replace("</", "<\\/") if annotation else ""
 
     content = (f'<div class="mg-notepage mg-note--{note.code_class.value}">'
                f'<h1>{_e(note.title)}</h1><dl class="mg-facts">{rows}</dl>{excerpt}'
                f'<div class="mg-notepage__body">{body}</div>'
                f'<p class="mg-notepage__actions">{" · ".join(actions)}</p>'
-               f'{cite_block(cited, page_url, note.id, expanded=True)}{annotation_script}</div>')
+               f'{cite_block(cited, page_url, note.id, expanded=True)}</div>')
     meta = highwire_meta(note, cited) if cited is not None and not cited.unavailable else []
     front = _front_matter(note.title, f"A note on {note.path} ({codebase.title}), {lines_label}, in GPT-2 Marginalia.",
-                          ("navigation", "toc"), head_meta=meta)
+                          ("navigation", "toc"), head_meta=meta, jsonld=jsonld)
     companions = tuple(Page(urls.note_page(note.id) + name, download.text)
                        for name, download in (cited.downloads().items() if cited is not None else ()))
     return Page(urls.note_page_source(note.id), front + RAW_HTML_MARKER + "\n" + content + "\n", companions)

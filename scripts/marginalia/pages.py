@@ -109,7 +109,7 @@ def _e(text: str) -> str:
 
 
 def _front_matter(title: str, description: str, hide: tuple[str, ...] = (), wide: bool = False,
-                  head_meta: list[tuple[str, str, str]] = ()) -> str:
+                  head_meta: list[tuple[str, str, str]] = (), jsonld: str = "") -> str:
     """Front matter of a generated page (every page made here is one). The title is escaped:
     both generators put it into the page (header, <title>) as it is, and a note's title may
     hold a token such as <|pad|>."""
@@ -121,6 +121,8 @@ def _front_matter(title: str, description: str, hide: tuple[str, ...] = (), wide
     if head_meta:  # read by overrides/main.html: <meta> elements for the page's head
         lines.append("mg_meta:")
         lines.extend(f"  - {json.dumps(list(item), ensure_ascii=False)}" for item in head_meta)
+    if jsonld:  # read by overrides/main.html: a W3C annotation in the head, as JSON-LD
+        lines.append(f"mg_jsonld: {json.dumps(jsonld, ensure_ascii=False)}")
     if hide:
         lines.append("hide:")
         lines.extend(f"  - {item}" for item in hide)
