@@ -172,7 +172,7 @@ def test_wide_screen_puts_the_sides_side_by_side_and_the_note_in_the_margin(brow
 def test_the_map_draws_the_relation_as_links(browser, site):
     context, page = page_at(browser, 1440)
     page.goto(site + "map/")
-    hrefs = page.eval_on_selector_all("svg.mg-lineage a", "els => els.map(e => new URL(e.getAttribute('href'), location.href).href)")
+    hrefs = page.eval_on_selector_all("svg.mg-lineage a", "els => els.map(e => new URL(e.href.baseVal, location.href).href)")
     assert f"{site}lineage/demo-copy/" in hrefs
     assert f"{site}code/gpt-2/src/orig.py/" in hrefs and f"{site}code/aidungeon/src/copy.py/" in hrefs
     assert "2 changes" in page.eval_on_selector("svg.mg-lineage", "e => e.textContent")
