@@ -12,7 +12,7 @@ import hashlib
 import json
 from functools import lru_cache
 from html import escape
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from pygments.lexer import Lexer
 from pygments.lexers import TextLexer, get_lexer_for_filename
@@ -20,6 +20,17 @@ from pygments.token import STANDARD_TYPES, _TokenType
 from pygments.util import ClassNotFound
 
 from .sources import write_atomically
+
+
+def _lexer_class(path: str) -> type[Lexer]:
+    """Pygments' filename look-up walks every lexer it knows; a site has a handful of kinds
+    (and every ``*.py`` file is Python)."""
+    return _lexer_class_named("x.py" if path.endswith(".py") else PurePosixPath(path).name)
+
+
+@lru_cache(maxsize=256)
+def _lexer_class_named(name: str) -> type[Lexer]:
+    return type(lexer_for(name))
 
 
 def lexer_for(path: str) -> Lexer:
@@ -72,11 +83,18 @@ class HighlightCache:
 
     def __init__(self, directory: Path):
         self.directory = directory
+        self._read: dict[tuple[str, str], tuple[str, ...]] = {}  # a note page asks for its file again
 
     def __call__(self, text: str, path: str) -> tuple[str, ...]:
+        lines = self._read.get((path, text))
+        if lines is None:
+            lines = self._read[(path, text)] = self._load(text, path)
+        return lines
+
+    def _load(self, text: str, path: str) -> tuple[str, ...]:
         import pygments
 
-        lexer = type(lexer_for(path)).__name__
+        lexer = _lexer_class(path).__name__
         key = hashlib.sha256(f"{self.FORMAT}\0{pygments.__version__}\0{lexer}\0".encode() + text.encode()).hexdigest()
         target = self.directory / f"{key}.json"
         try:

@@ -26,7 +26,7 @@ from .lineage import (Candidate, Comparison, FileSide, Hunk, Lineage, Region, Re
                       notes_on, pair_label)
 from .layers import CodeView, Layer, PageAdditions
 from .notes import Note
-from .pages import RAW_HTML_MARKER, LinkResolver, Page, PageContext, _front_matter, class_badge
+from .pages import RAW_HTML_MARKER, Page, PageContext, _front_matter, class_badge, note_body
 
 INDEX = "lineage/"
 
@@ -65,15 +65,6 @@ def _side_link(page_url: str, side: FileSide, *, code: bool = True) -> str:
     href = side_href(page_url, side)
     name = f"<code>{_e(side.path)}</code>" if code else _e(side.path)
     return f'<a href="{_e(href)}">{_e(side.owner)} {name}</a>'
-
-
-class _Elsewhere(LinkResolver):
-    """A note shown away from its page: ``#L..`` and ``#note-..`` go to the note's own page."""
-
-    def __call__(self, href: str) -> str | None:
-        if href.startswith("#"):
-            return urls.relative(self.page_url, urls.code_page(self.note.codebase, self.note.path) + href)
-        return super().__call__(href)
 
 
 # --------------------------------------------------------------------- the pages --
@@ -130,7 +121,7 @@ class _Render:
             body = f'<p class="mg-muted">Shown with <a href="#{self.seen_notes[note.id]}">an earlier change</a> on this page.</p>'
         else:
             self.seen_notes[note.id] = anchor
-            body = self.ctx.renderer.render(note.body, _Elsewhere(self.ctx, self.page_url, note))
+            body = note_body(note, self.ctx, self.page_url)
         return (f'<aside class="mg-cmp__note mg-cmp__note--{note.code_class.value}" data-search-exclude>'
                 f'{head}<div class="mg-cmp__note-body">{body}</div></aside>')
 
@@ -446,7 +437,9 @@ def relation_page(relation: Relation, result: Result, ctx: PageContext, lines: C
     finding = c.finding if c else "not compared"
     description = f"{relation.title}: {b.label} against {a.label} — {finding}."
     return Page(urls.lineage_page_source(relation.id),
-                _front_matter(title, description, ("navigation", "toc"), wide=True)
+                # Out of search: its text is the two files' code (never indexed) and notes that
+                # search finds beside their code; the overview page (lineage/) is searched.
+                _front_matter(title, description, ("navigation", "toc"), wide=True, searched=False)
                 + RAW_HTML_MARKER + "\n" + "\n".join(parts) + "\n")
 
 

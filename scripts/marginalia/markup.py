@@ -8,6 +8,8 @@ and URLs may only be relative or http(s)/mailto.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 
 import xml.etree.ElementTree as etree
@@ -90,6 +92,15 @@ def read_mkdocs_config(mkdocs_yml: Path) -> dict[str, Any]:
     return yaml.load(mkdocs_yml.read_text(encoding="utf-8"), Loader=_ConfigLoader) or {}
 
 
+def _fingerprint(extensions: list[str], configs: dict[str, dict[str, Any]]) -> str:
+    from importlib.metadata import version
+
+    parts = [json.dumps([extensions, configs], sort_keys=True, default=repr),
+             *(f"{name} {version(name)}" for name in ("markdown", "pymdown-extensions", "nh3", "pygments")),
+             hashlib.sha256(Path(__file__).read_bytes()).hexdigest()]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
 def site_markdown_extensions(mkdocs_yml: Path) -> tuple[list[str], dict[str, dict[str, Any]]]:
     """The ``markdown_extensions`` of mkdocs.yml, as Python-Markdown arguments."""
     config = read_mkdocs_config(mkdocs_yml)
@@ -142,6 +153,9 @@ class BodyRenderer:
     def __init__(self, extensions: list[str], configs: dict[str, dict[str, Any]]):
         self._links = _LinkExtension()
         self._md = markdown.Markdown(extensions=[*extensions, self._links], extension_configs=configs)
+        self.fingerprint = _fingerprint(extensions, configs)
+        """What the HTML depends on besides the text and the links: the extensions, their
+        settings, the libraries' versions and this module's code (a key for cached output)."""
 
     @classmethod
     def for_site(cls, mkdocs_yml: Path) -> "BodyRenderer":

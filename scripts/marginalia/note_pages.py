@@ -18,7 +18,7 @@ from . import urls
 from .citation import NoteCitation, highwire_meta
 from .layers import Layer
 from .notes import Note
-from .pages import RAW_HTML_MARKER, LinkResolver, Page, PageContext, _front_matter, cite_block, class_badge
+from .pages import RAW_HTML_MARKER, Page, PageContext, _front_matter, cite_block, class_badge, note_body
 from .webanno import note_annotation
 
 
@@ -36,7 +36,7 @@ def note_page(note: Note, ctx: PageContext, cited: NoteCitation | None, annotati
     code_url = urls.code_page(note.codebase, note.path)
     source = ctx.sources.get((note.codebase, note.path))
     codebase = ctx.manifest.codebases[note.codebase]
-    body = ctx.renderer.render(note.body, LinkResolver(ctx, page_url, note))
+    body = note_body(note, ctx, page_url)
     lines_label = f"line {note.start}" if note.start == note.end else f"lines {note.start}–{note.end}"
     to_lines = urls.relative(page_url, code_url + "#" + urls.line_anchor(note.start, note.end))
     permalink = urls.relative(page_url, code_url + "#" + urls.note_anchor(note.id))
@@ -96,7 +96,11 @@ def note_page(note: Note, ctx: PageContext, cited: NoteCitation | None, annotati
                f'{cite_block(cited, page_url, note.id, expanded=True)}</div>')
     meta = highwire_meta(note, cited) if cited is not None and not cited.unavailable else []
     front = _front_matter(note.title, f"A note on {note.path} ({codebase.title}), {lines_label}, in GPT-2 Marginalia.",
-                          ("navigation", "toc"), head_meta=meta, jsonld=jsonld)
+                          ("navigation", "toc"), head_meta=meta, jsonld=jsonld,
+                          # Search finds the note once, beside its code (#note-<id> on the code
+                          # page); indexed here too, every note would come up twice, each with
+                          # a "Cite this note" entry of its own.
+                          searched=False)
     companions = tuple(Page(urls.note_page(note.id) + name, download.text)
                        for name, download in (cited.downloads().items() if cited is not None else ()))
     return Page(urls.note_page_source(note.id), front + RAW_HTML_MARKER + "\n" + content + "\n", companions)

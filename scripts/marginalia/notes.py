@@ -395,6 +395,7 @@ class CheckContext:
     sources: Mapping[tuple[str, str], SourceText]
     bibliography: Bibliography
     glossary: Glossary
+    symbols: symbols.SymbolCache = field(default_factory=symbols.SymbolCache)
 
 
 _GLOSSARY_HEADING = re.compile(r"^#{2,4} .*\{([^}]*#[a-z0-9-]+[^}]*)\}\s*$", re.M)
@@ -520,7 +521,7 @@ def check_notes(notes: NoteSet, ctx: CheckContext) -> NoteSet:
             if source.text is None:
                 notes.unverified.append(note)
             else:
-                problems.extend(_check_anchor(note, source))
+                problems.extend(_check_anchor(note, source, ctx.symbols))
 
         # what the note refers to
         for index, other in enumerate(note.see_also):
@@ -596,7 +597,7 @@ def _without_code(body: str) -> str:
     return re.sub(r"`[^`\n]*`", "", body)
 
 
-def _check_anchor(note: Note, source: SourceText) -> list[Problem]:
+def _check_anchor(note: Note, source: SourceText, symbol_cache: symbols.SymbolCache) -> list[Problem]:
     problems = []
     lines = source.lines
     if note.end > len(lines) or note.start > len(lines):
@@ -609,7 +610,7 @@ def _check_anchor(note: Note, source: SourceText) -> list[Problem]:
         problems.append(Problem(note.file, note.line_of("quote"),
                                 f"quote does not match line {note.start} of {note.path} (it reads {actual!r}){hint}"))
     if note.symbol:
-        span = symbols.resolve(note.path, source.text or "", note.symbol)
+        span = symbol_cache.resolve(note.path, source.text or "", note.symbol)
         if isinstance(span, str):
             problems.append(Problem(note.file, note.line_of("symbol"), span))
         elif not span.contains(note.start, note.end):

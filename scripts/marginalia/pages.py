@@ -13,12 +13,15 @@ not copied with the code and costs no markup.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from itertools import groupby
+from pathlib import Path
 
 from . import urls
 from .urls import Repository
@@ -28,7 +31,7 @@ from .manifest import CodeClass, Codebase, Manifest, SourceFile, browse_url
 from .markup import BodyRenderer
 from .notes import BrokenNote, Note, NoteSet
 from .problems import Problem
-from .sources import SourceText
+from .sources import SourceText, write_atomically
 from .citation import NoteCitation
 from .layers import CodeView, Layer
 
@@ -77,6 +80,8 @@ class PageContext:
     """Where notes are edited and proposed (repo_url); None: no repository links."""
     citations: Mapping[str, NoteCitation] = field(default_factory=dict)
     """Each note's citation, by id (shown under the note; the note page has it in full)."""
+    body_cache: Path | None = None
+    """Where rendered note bodies are kept by content between builds (None: not kept)."""
 
     # Indexes built once per build: pages and notes look things up here, never by scanning
     # every note (which made large corpora quadratic; see docs/benchmark.md).
@@ -84,6 +89,14 @@ class PageContext:
     def link_targets(self) -> int:
         """A digest of what any note's links can depend on: where every note is and its title."""
         return hash(tuple((n.id, n.codebase, n.path, n.title) for n in self.notes.notes))
+
+    @cached_property
+    def link_answers(self) -> str:
+        """A stable digest of everything a note body's links resolve against: where every
+        note is, which files are presented, which works the bibliography holds."""
+        parts = [sorted((n.id, n.codebase, n.path) for n in self.notes.notes), sorted(self.sources),
+                 sorted(self.bibliography.works), hashlib.sha256(Path(__file__).read_bytes()).hexdigest()]
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
     @cached_property
     def notes_by_id(self) -> dict[str, Note]:
@@ -109,7 +122,7 @@ def _e(text: str) -> str:
 
 
 def _front_matter(title: str, description: str, hide: tuple[str, ...] = (), wide: bool = False,
-                  head_meta: list[tuple[str, str, str]] = (), jsonld: str = "") -> str:
+                  head_meta: list[tuple[str, str, str]] = (), jsonld: str = "", searched: bool = True) -> str:
     """Front matter of a generated page (every page made here is one). The title is escaped:
     both generators put it into the page (header, <title>) as it is, and a note's title may
     hold a token such as <|pad|>."""
@@ -123,6 +136,8 @@ def _front_matter(title: str, description: str, hide: tuple[str, ...] = (), wide
         lines.extend(f"  - {json.dumps(list(item), ensure_ascii=False)}" for item in head_meta)
     if jsonld:  # read by overrides/main.html: a W3C annotation in the head, as JSON-LD
         lines.append(f"mg_jsonld: {json.dumps(jsonld, ensure_ascii=False)}")
+    if not searched:  # both generators' search plugins honour it
+        lines.extend(["search:", "  exclude: true"])
     if hide:
         lines.append("hide:")
         lines.extend(f"  - {item}" for item in hide)
@@ -140,20 +155,29 @@ def class_badge(code_class: CodeClass) -> str:
 
 # ------------------------------------------------------------------------- notes --
 
-class LinkResolver:
-    """Turns ``note:``, ``code:``, ``glossary:`` and ``bib:`` targets into relative URLs."""
+_ROOTED = "/__marginalia_root__/"  # a path no page has: "relative to the site root, rebase me"
+_ROOTED_HREF = re.compile(r'href="/__marginalia_root__/([^"]*)"')
 
-    def __init__(self, ctx: PageContext, page_url: str, note: Note):
+
+class LinkResolver:
+    """Turns ``note:``, ``code:``, ``glossary:`` and ``bib:`` targets into relative URLs.
+
+    With ``page_url=None`` the links stay rooted (``/__marginalia_root__/<site path>``), so that
+    one rendering of a note body serves every page that shows it (see ``note_body``)."""
+
+    def __init__(self, ctx: PageContext, page_url: str | None, note: Note):
         self.ctx = ctx
         self.page_url = page_url
         self.note = note
         self.notes_by_id = ctx.notes_by_id
 
+    def _to(self, target: str) -> str:
+        return _ROOTED + target if self.page_url is None else rebase(self.page_url, target)
+
     def __call__(self, href: str) -> str | None:
         scheme, sep, rest = href.partition(":")
         if href.startswith("#"):  # lines or notes of the note's own file: on its code page
-            code_page = urls.code_page(self.note.codebase, self.note.path)
-            return href if self.page_url == code_page else urls.relative(self.page_url, code_page + href)
+            return self._to(urls.code_page(self.note.codebase, self.note.path) + href)
         if not sep:
             return None
         if scheme in ("http", "https", "mailto"):
@@ -162,18 +186,56 @@ class LinkResolver:
             target = self.notes_by_id.get(rest)
             if target is None:
                 return None
-            return urls.relative(self.page_url, urls.code_page(target.codebase, target.path) + "#" + urls.note_anchor(rest))
+            return self._to(urls.code_page(target.codebase, target.path) + "#" + urls.note_anchor(rest))
         if scheme == "code":
             location, _, fragment = rest.partition("#")
             codebase, _, path = location.partition("/")
             if (codebase, path) not in self.ctx.sources:
                 return None
-            return urls.relative(self.page_url, urls.code_page(codebase, path) + (f"#{fragment}" if fragment else ""))
+            return self._to(urls.code_page(codebase, path) + (f"#{fragment}" if fragment else ""))
         if scheme == "glossary":
-            return urls.relative(self.page_url, urls.glossary(rest))
+            return self._to(urls.glossary(rest))
         if scheme == "bib":
-            return urls.relative(self.page_url, urls.bibliography(rest)) if rest in self.ctx.bibliography else None
+            return self._to(urls.bibliography(rest)) if rest in self.ctx.bibliography else None
         return None
+
+
+def rebase(page_url: str, target: str) -> str:
+    """``urls.relative``, except that a place on the page itself is just its fragment."""
+    path, _, fragment = target.partition("#")
+    if fragment and path == page_url:
+        return "#" + fragment
+    return urls.relative(page_url, target)
+
+
+def _rooted_body(note: Note, ctx: PageContext) -> str:
+    """The body rendered with rooted links; from the on-disk cache when nothing it depends on changed."""
+    target = None
+    if ctx.body_cache is not None:
+        key = hashlib.sha256("\0".join([ctx.renderer.fingerprint, ctx.link_answers, note.codebase, note.path,
+                                         note.body]).encode()).hexdigest()
+        target = ctx.body_cache / f"{key}.html"
+        try:
+            return target.read_text(encoding="utf-8")
+        except OSError:
+            pass
+    rooted = ctx.renderer.render(note.body, LinkResolver(ctx, None, note))
+    if target is not None:
+        try:
+            write_atomically(target, rooted.encode("utf-8"))
+        except OSError:
+            pass  # a read-only cache only costs speed
+    return rooted
+
+
+def note_body(note: Note, ctx: PageContext, page_url: str) -> str:
+    """A note's body as HTML with its links relative to ``page_url``. Markdown runs once per
+    note (and build): the code page, the note page and a compare page rebase the same HTML."""
+    key = ("body", note, ctx.link_targets)
+    rooted = ctx.note_html.get(key)
+    if rooted is None:
+        rooted = ctx.note_html[key] = _rooted_body(note, ctx)
+    return _ROOTED_HREF.sub(lambda m: f'href="{_e(rebase(page_url, html.unescape(m.group(1))))}"', rooted)
 
 
 def cite_block(cited: NoteCitation | None, page_url: str, note_id: str, *, expanded: bool = False) -> str:
@@ -209,7 +271,7 @@ def render_note(note: Note, ctx: PageContext, page_url: str, problems: list[Prob
 
 def _render_note(note: Note, ctx: PageContext, page_url: str, problems: list[Problem], lines_href: str | None) -> str:
     anchor = urls.note_anchor(note.id)
-    body = ctx.renderer.render(note.body, LinkResolver(ctx, page_url, note))
+    body = note_body(note, ctx, page_url)
     label = _range_label(note.start, note.end).capitalize()
     if lines_href == "":
         lines_href = "#" + urls.line_anchor(note.start, note.end)

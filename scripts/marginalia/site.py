@@ -23,6 +23,7 @@ from .citation import site_url as citation_site_url
 from .layers import Layer
 from .note_pages import NotePagesLayer
 from .suggest_pages import SuggestLayer
+from .symbols import SymbolCache
 from .urls import Repository
 from .lineage import Lineage, load_lineage
 from .lineage_pages import LineageLayer
@@ -123,6 +124,8 @@ class Inputs:
     library_docs: LibraryDocs = field(default_factory=LibraryDocs)
     references: dict[str, ReferenceText] = field(default_factory=dict)
     lineage: Lineage = field(default_factory=Lineage.empty)
+    symbols: SymbolCache = field(default_factory=SymbolCache)
+    """Symbol spans and definitions by file content (the checker's, reused by the pages)."""
     xref: XrefIndex | None = None
     """Filled on first use by :func:`cross_references` (checking notes does not need it)."""
     traces: dict | None = None
@@ -209,11 +212,13 @@ def _read_inputs(project: Project, session: Session | None) -> Inputs:
     sources = load_sources(manifest, project.cache)
     bibliography = load_bibliography(project.bibliography, display="annotations/bibliography.json")
     notes = load_notes(project.annotations, project.root, session.note_files if session else None)
-    check_notes(notes, CheckContext(manifest, sources, bibliography, glossary_terms(project.glossary)))
+    symbol_cache = SymbolCache(project.cache.root / "symbols")
+    check_notes(notes, CheckContext(manifest, sources, bibliography, glossary_terms(project.glossary), symbol_cache))
     references = load_references(manifest, project.cache)
     lineage = load_lineage(project.lineage_record, manifest, sources, references, notes.notes, project.cache)
     notes.problems = sorted(set(notes.problems) | set(lineage.problems))  # the record's problems fail the build too
-    return Inputs(manifest, sources, notes, bibliography, load_library_docs(project.library_docs), references, lineage)
+    return Inputs(manifest, sources, notes, bibliography, load_library_docs(project.library_docs), references, lineage,
+                  symbols=symbol_cache)
 
 
 def measured_runs(project: Project, inputs: Inputs) -> dict:
@@ -276,7 +281,7 @@ def relation_layers(project: Project, inputs: Inputs, options: Options, highligh
     layers.append(TraceLayer(measured_runs(project, inputs)))
     layers.append(LineageLayer(inputs.lineage, lambda side: _highlighted(inputs, highlight, side)))
     layers.append(NotePagesLayer(note_citations(project, inputs), citation_site_url(project.root)))
-    layers.append(SuggestLayer(repository(project), _notes_by_file(inputs)))
+    layers.append(SuggestLayer(repository(project), _notes_by_file(inputs), inputs.symbols))
     return tuple(layers)
 
 
@@ -320,7 +325,7 @@ def generate(project: Project, options: Options, session: Session | None = None)
     ctx = PageContext(inputs.manifest, inputs.sources, inputs.notes, inputs.bibliography,
                       session.renderer, preview=options.preview, note_html=session.note_html,
                       highlight=highlight, layers=layers, repository=repository(project),
-                      citations=note_citations(project, inputs))
+                      citations=note_citations(project, inputs), body_cache=project.cache.root / "note-html")
     pages = all_pages(ctx)
     written, removed = write_pages(project.generated, pages)
     count = len(pages)

@@ -12,7 +12,6 @@ browser test compares the script's result with :func:`scaffold.new_note` range b
 
 from __future__ import annotations
 
-import ast
 import json
 from collections.abc import Mapping
 
@@ -25,35 +24,13 @@ from .urls import Repository
 SUGGEST_FILE = "suggest.json"
 
 
-def definitions(path: str, text: str) -> list[list]:
-    """Every function and class: [first line with decorators, last line, dotted path,
-    parent index (-1 at module level), resolved span or None], in source order."""
-    if not path.endswith(".py"):
-        return []
-    try:
-        tree = symbols.parse_python(text)
-    except SyntaxError:
-        return []
-    out: list[list] = []
-
-    def visit(node: ast.AST, parent: int, prefix: list[str]) -> None:
-        for child in symbols._direct_defs(node):
-            dotted = ".".join([symbols.module_name(path), *prefix, child.name])
-            span = symbols.resolve(path, text, dotted)
-            resolved = None if isinstance(span, str) else [span.start, span.end]
-            out.append([symbols._with_decorators(child), child.end_lineno or child.lineno, dotted, parent, resolved])
-            visit(child, len(out) - 1, [*prefix, child.name])
-
-    visit(tree, -1, [])
-    return out
-
-
-def suggest_table(codebase: str, path: str, text: str, file_class: str, notes: list[Note]) -> dict:
+def suggest_table(codebase: str, path: str, text: str, file_class: str, notes: list[Note],
+                  symbol_cache: symbols.SymbolCache | None = None) -> dict:
     prefix = scaffold.ID_PREFIXES.get(codebase, codebase)
     return {
         "codebase": codebase, "path": path, "prefix": prefix, "class": file_class,
         "stem": path.rsplit("/", 1)[-1].rsplit(".", 1)[0],
-        "defs": definitions(path, text),
+        "defs": (symbol_cache or symbols.SymbolCache()).definitions(path, text),
         "notes": sorted([n.start, n.end, n.code_class.value, n.id] for n in notes),
         "body": scaffold.BODY_PROMPT,
         "limit": scaffold.MAX_TEXT_BYTES,
@@ -63,15 +40,17 @@ def suggest_table(codebase: str, path: str, text: str, file_class: str, notes: l
 class SuggestLayer(Layer):
     """The data the "Suggest a note" action needs, beside each code page, and where to send it."""
 
-    def __init__(self, repository: Repository | None, notes_by_file: Mapping[tuple[str, str], list[Note]]):
+    def __init__(self, repository: Repository | None, notes_by_file: Mapping[tuple[str, str], list[Note]],
+                 symbol_cache: symbols.SymbolCache | None = None):
         self.repository = repository
         self.notes_by_file = notes_by_file
+        self.symbol_cache = symbol_cache or symbols.SymbolCache()
 
     def code_page(self, view: CodeView) -> PageAdditions | None:
         if view.text is None:
             return None
         table = suggest_table(view.codebase, view.path, view.text, view.file.code_class.value,
-                              self.notes_by_file.get((view.codebase, view.path), []))
+                              self.notes_by_file.get((view.codebase, view.path), []), self.symbol_cache)
         attributes = {"data-suggest": SUGGEST_FILE}
         if self.repository is not None:
             attributes["data-repo"] = self.repository.url

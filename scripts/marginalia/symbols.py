@@ -9,13 +9,18 @@ not index functions defined inside functions, which GPT-2's sampler relies on
 from __future__ import annotations
 
 import ast
+import hashlib
+import json
 import logging
+import sys
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 import griffe
+
+from .sources import write_atomically
 
 logging.getLogger("griffe").setLevel(logging.ERROR)
 
@@ -120,3 +125,89 @@ def resolve(path: str, text: str, symbol: str) -> Span | str:
             return span
     known = sorted(module.members) if module is not None else []
     return f"symbol {symbol!r} not found (module-level names: {', '.join(known[:12])}{'…' if len(known) > 12 else ''})"
+
+
+def definitions(path: str, text: str) -> list[list]:
+    """Every function and class: [first line with decorators, last line, dotted path,
+    parent index (-1 at module level), resolved span or None], in source order."""
+    if not path.endswith(".py"):
+        return []
+    try:
+        tree = parse_python(text)
+    except SyntaxError:
+        return []
+    out: list[list] = []
+
+    def visit(node: ast.AST, parent: int, prefix: list[str]) -> None:
+        for child in _direct_defs(node):
+            dotted = ".".join([module_name(path), *prefix, child.name])
+            span = resolve(path, text, dotted)
+            resolved = None if isinstance(span, str) else [span.start, span.end]
+            out.append([_with_decorators(child), child.end_lineno or child.lineno, dotted, parent, resolved])
+            visit(child, len(out) - 1, [*prefix, child.name])
+
+    visit(tree, -1, [])
+    return out
+
+
+class SymbolCache:
+    """:func:`resolve` and :func:`definitions`, remembered on disk by file content
+    (``<cache>/symbols/<sha256>.json``), so that a build whose files have not changed parses
+    none of them for the checker or the "Suggest a note" data (parsing them with ast and
+    griffe was most of the checker's time). The key holds this module's own text, griffe's
+    version and Python's, so a change to any of them starts afresh. Without a directory it
+    remembers in memory only."""
+
+    def __init__(self, directory: Path | None = None):
+        self.directory = directory
+        self._entries: dict[tuple[str, str], tuple[Path | None, dict]] = {}
+
+    def resolve(self, path: str, text: str, symbol: str) -> Span | str:
+        target, entry = self._entry(path, text)
+        found = entry["resolved"].get(symbol)
+        if found is None:
+            span = resolve(path, text, symbol)
+            found = entry["resolved"][symbol] = span if isinstance(span, str) else [span.start, span.end]
+            self._save(target, entry)
+        return found if isinstance(found, str) else Span(*found)
+
+    def definitions(self, path: str, text: str) -> list[list]:
+        target, entry = self._entry(path, text)
+        if "definitions" not in entry:
+            entry["definitions"] = definitions(path, text)
+            self._save(target, entry)
+        return entry["definitions"]
+
+    def _entry(self, path: str, text: str) -> tuple[Path | None, dict]:
+        found = self._entries.get((path, text))
+        if found is not None:
+            return found
+        target = None
+        entry: dict = {"resolved": {}}
+        if self.directory is not None:
+            key = hashlib.sha256("\0".join([_CODE_DIGEST, griffe_version(), sys.version.split()[0], path, text]).encode())
+            target = self.directory / f"{key.hexdigest()}.json"
+            try:
+                entry = json.loads(target.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                pass
+        self._entries[(path, text)] = (target, entry)
+        return target, entry
+
+    @staticmethod
+    def _save(target: Path | None, entry: dict) -> None:
+        if target is not None:
+            try:
+                write_atomically(target, json.dumps(entry, sort_keys=True).encode())
+            except OSError:
+                pass  # a read-only cache only costs speed
+
+
+_CODE_DIGEST = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+
+
+@lru_cache(maxsize=1)
+def griffe_version() -> str:
+    from importlib.metadata import version
+
+    return version("griffe")

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import ast
 import json
-import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from types import MappingProxyType
 
 from .manifest import Manifest
 from .problems import InputError, Problem
+from .symbols import parse_python
 
 SCHEMA = 1
 TRACES_DIR = "traces"
@@ -264,6 +264,28 @@ def runs_of_file(runs: Mapping[str, Run] | Iterable[Run], codebase: str, path: s
     return [(run, counts) for run in values if (counts := run.file(codebase, path)) is not None]
 
 
+def _statements(body: list[ast.stmt], in_function: bool = False):
+    """Every statement that runs, outer before inner: statement lists are the only place
+    statements live (bodies, ``else``, ``finally``, handlers, match cases), so expressions,
+    most of a tree, are never visited. A function's docstring and ``global``/``nonlocal``
+    never execute, and make trace never counts them."""
+    for index, node in enumerate(body):
+        if in_function and index == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) \
+                and isinstance(node.value.value, str):
+            continue
+        if not isinstance(node, (ast.Global, ast.Nonlocal)):
+            yield node
+        function = isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        for name in ("body", "orelse", "finalbody"):
+            inner = getattr(node, name, None)
+            if isinstance(inner, list):
+                yield from _statements(inner, function and name == "body")
+        for handler in getattr(node, "handlers", ()):
+            yield from _statements(handler.body)
+        for case in getattr(node, "cases", ()):
+            yield from _statements(case.body)
+
+
 def statement_lines(source: str) -> dict[int, int]:
     """Which count a line shows: line -> the first line of the statement it belongs to.
 
@@ -272,16 +294,8 @@ def statement_lines(source: str) -> dict[int, int]:
     from its first decorator to the line before its body, and its body's lines belong to the
     statements in it. Lines that are no statement's (blank lines, comments, ``else:``) are
     absent. The keys match ``FileCounts.statements``."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # invalid escapes in upstream strings
-        tree = ast.parse(source)
-    docstrings = {id(n.body[0]) for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
-                  and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)
-                  and isinstance(n.body[0].value.value, str)}
     owner: dict[int, int] = {}
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.stmt) or id(node) in docstrings or isinstance(node, (ast.Global, ast.Nonlocal)):
-            continue  # never executed, never counted (as in make trace)
+    for node in _statements(parse_python(source).body):
         first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
         body = getattr(node, "body", None)
         if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
@@ -289,7 +303,6 @@ def statement_lines(source: str) -> dict[int, int]:
         else:
             last = node.end_lineno
         for line in range(first, last + 1):
-            owner.setdefault(line, first)  # ast.walk goes outside in: inner statements come later
-            if owner[line] < first:
+            if owner.get(line, 0) < first:  # the innermost statement owns a line
                 owner[line] = first
     return dict(sorted(owner.items()))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import posixpath
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import quote, urlencode
 
 
@@ -51,18 +52,31 @@ def bibliography(key: str) -> str:
     return f"bibliography/#{key}"
 
 
+@lru_cache(maxsize=1 << 16)  # pure, and asked for the same pairs many times per build
 def relative(from_page: str, target: str) -> str:
     """``target`` (site-root relative, may carry a fragment) as seen from ``from_page``."""
     path, _, fragment = target.partition("#")
     if not path:
         return f"#{fragment}" if fragment else "./"
     base = from_page if from_page.endswith("/") else posixpath.dirname(from_page) + "/"
-    rel = posixpath.relpath(path or ".", base.rstrip("/") or ".")
+    rel = _relpath(path, base.rstrip("/"))
     if path.endswith("/") and not rel.endswith("/"):
         rel += "/"
     if rel == "./" and base.rstrip("/") == path.rstrip("/"):
         rel = "./"
     return rel + (f"#{fragment}" if fragment else "")
+
+
+def _relpath(path: str, start: str) -> str:
+    """``posixpath.relpath`` for site paths (both relative to the site root), without its
+    look-ups of the working directory: it ran ten thousand times a build."""
+    to = [p for p in path.split("/") if p and p != "."]
+    here = [p for p in start.split("/") if p and p != "."]
+    common = 0
+    while common < min(len(to), len(here)) and to[common] == here[common]:
+        common += 1
+    parts = [".."] * (len(here) - common) + to[common:]
+    return "/".join(parts) or "."
 
 
 def note_page(note_id: str) -> str:
