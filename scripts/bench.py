@@ -45,6 +45,7 @@ from marginalia.highlight import lexer_for  # noqa: E402
 from marginalia.site import Project, load_inputs  # noqa: E402
 
 ENV = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "SOURCE_DATE_EPOCH": "1700000000", "MARGINALIA_ALLOW_MISSING": "1"}
+ENV.pop("PYTHONDONTWRITEBYTECODE", None)  # time builds as a user's machine runs them: with compiled modules kept
 
 
 @dataclass

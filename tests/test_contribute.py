@@ -152,3 +152,36 @@ def test_every_note_has_a_page_that_reference_managers_can_capture(real_site):
         assert "COinS" not in html and "Z3988" not in html
     if not dated:
         pytest.skip("no note has a date here (no git history): the citation metadata is not checked")
+
+
+def _search_entries(site: Path) -> list[tuple[str, str, str]]:
+    """(location, title, text) of every entry of the built search index: MkDocs'
+    search/search_index.json or Zensical's search.json."""
+    mkdocs_index = site / "search" / "search_index.json"
+    if mkdocs_index.is_file():
+        entries = json.loads(mkdocs_index.read_text(encoding="utf-8"))["docs"]
+    else:
+        entries = json.loads((site / "search.json").read_text(encoding="utf-8"))["items"]
+    return [(e["location"], e["title"], e["text"]) for e in entries]
+
+
+@pytest.mark.parametrize("generator", ["mkdocs", "zensical"])
+def test_search_finds_each_note_once_on_its_own_page(request, generator):
+    site = request.getfixturevalue("real_site" if generator == "mkdocs" else "real_site_zensical")
+    entries = _search_entries(site)
+    locations = [loc for loc, _, _ in entries]
+    notes = load_notes(site.parent / "annotations", site.parent).notes
+    assert len(notes) > 100
+    code_pages = {f"code/{n.codebase}/{n.path}/" for n in notes}
+    assert not [loc for loc in locations if loc.partition("#")[0] in code_pages], "code pages are out of search"
+    assert not [loc for loc in locations if re.match(r"lineage/[^#]", loc)], "compare pages are out of search"
+    assert any(loc.partition("#")[0] == "lineage/" for loc in locations), "the lineage overview is searched"
+    assert any(loc.partition("#")[0] == "code/gpt-2/" for loc in locations), "a codebase's page is searched"
+    for note in notes:
+        found = [(loc, title, text) for loc, title, text in entries if loc.startswith(f"notes/{note.id}/")]
+        assert len(found) == 1, (note.id, found)
+        loc, title, text = found[0]
+        assert loc.partition("#")[0] == f"notes/{note.id}/"
+        assert "Cite this note" not in title + text and "Edit this note" not in text, note.id
+        words = re.findall(r"[A-Za-z]{6,}", re.sub(r"`[^`]*`|\[[^\]]*\]\([^)]*\)|<[^>]*>", " ", note.body))
+        assert words and all(w in text for w in words[:5]), (note.id, words[:5], text[:300])

@@ -22,17 +22,6 @@ from pygments.util import ClassNotFound
 from .sources import write_atomically
 
 
-def _lexer_class(path: str) -> type[Lexer]:
-    """Pygments' filename look-up walks every lexer it knows; a site has a handful of kinds
-    (and every ``*.py`` file is Python)."""
-    return _lexer_class_named("x.py" if path.endswith(".py") else PurePosixPath(path).name)
-
-
-@lru_cache(maxsize=256)
-def _lexer_class_named(name: str) -> type[Lexer]:
-    return type(lexer_for(name))
-
-
 def lexer_for(path: str) -> Lexer:
     try:
         return get_lexer_for_filename(path, stripnl=False, stripall=False, ensurenl=False)
@@ -94,8 +83,10 @@ class HighlightCache:
     def _load(self, text: str, path: str) -> tuple[str, ...]:
         import pygments
 
-        lexer = _lexer_class(path).__name__
-        key = hashlib.sha256(f"{self.FORMAT}\0{pygments.__version__}\0{lexer}\0".encode() + text.encode()).hexdigest()
+        # Keyed by what picks the lexer (the file's name, or "any .py"), not by the lexer:
+        # a warm build then asks Pygments nothing, not even for a lexer.
+        kind = "*.py" if path.endswith(".py") else PurePosixPath(path).name
+        key = hashlib.sha256(f"{self.FORMAT}\0{pygments.__version__}\0{kind}\0".encode() + text.encode()).hexdigest()
         target = self.directory / f"{key}.json"
         try:
             return tuple(json.loads(target.read_text(encoding="utf-8")))

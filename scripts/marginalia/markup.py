@@ -71,12 +71,12 @@ def sanitize(html: str) -> str:
     return _CLEANER.clean(html)
 
 
-class _ConfigLoader(yaml.SafeLoader):
+class _ConfigLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml when built with it
     """Reads mkdocs.yml safely: ``!ENV`` is resolved as MkDocs resolves it (the first set
     variable, else the last item as the default); other tags (``!!python/name``) become None."""
 
 
-def _env(loader: yaml.SafeLoader, node: yaml.Node):
+def _env(loader, node: yaml.Node):
     items = [node.value] if isinstance(node, yaml.ScalarNode) else [loader.construct_object(n) for n in node.value]
     names, default = (items[:-1], items[-1]) if len(items) > 1 else (items, None)
     return next((os.environ[name] for name in names if name in os.environ), default)

@@ -47,7 +47,7 @@ def note_page(note: Note, ctx: PageContext, cited: NoteCitation | None, annotati
         rows = "".join(f'<span class="l"><a class="mg-ln" href="{_e(urls.relative(page_url, code_url + "#L" + str(n)))}"'
                        f' aria-label="line {n} on the code page">{n}</a>{code}</span>'
                        for n, code in zip(range(note.start, note.end + 1), highlighted))
-        excerpt = (f'<figure class="mg-notepage__code"><div class="mg-code mg-code--numbered highlight no-copy">'
+        excerpt = (f'<figure class="mg-notepage__code" data-search-exclude><div class="mg-code mg-code--numbered highlight no-copy">'
                    f'<pre data-search-exclude>{rows}</pre></div><figcaption><a href="{_e(to_lines)}">'
                    f'<code>{_e(note.codebase)}/{_e(note.path)}</code>, {lines_label}</a>, pinned at '
                    f'{_e(ctx.manifest.pin_of(note.codebase, _file(ctx, note)).label)}</figcaption></figure>')
@@ -89,18 +89,16 @@ def note_page(note: Note, ctx: PageContext, cited: NoteCitation | None, annotati
     # instant navigation would re-create it as a script without its type, and run it.
     jsonld = json.dumps(annotation, ensure_ascii=False, sort_keys=True).replace("</", "<\\/") if annotation else ""
 
+    # Search finds the note here, once: the title and the body, not the facts, the code or
+    # the citation (its heading carries the exclusion, so its whole section is left out).
     content = (f'<div class="mg-notepage mg-note--{note.code_class.value}">'
-               f'<h1>{_e(note.title)}</h1><dl class="mg-facts">{rows}</dl>{excerpt}'
+               f'<h1>{_e(note.title)}</h1><dl class="mg-facts" data-search-exclude>{rows}</dl>{excerpt}'
                f'<div class="mg-notepage__body">{body}</div>'
-               f'<p class="mg-notepage__actions">{" · ".join(actions)}</p>'
+               f'<p class="mg-notepage__actions" data-search-exclude>{" · ".join(actions)}</p>'
                f'{cite_block(cited, page_url, note.id, expanded=True)}</div>')
     meta = highwire_meta(note, cited) if cited is not None and not cited.unavailable else []
     front = _front_matter(note.title, f"A note on {note.path} ({codebase.title}), {lines_label}, in GPT-2 Marginalia.",
-                          ("navigation", "toc"), head_meta=meta, jsonld=jsonld,
-                          # Search finds the note once, beside its code (#note-<id> on the code
-                          # page); indexed here too, every note would come up twice, each with
-                          # a "Cite this note" entry of its own.
-                          searched=False)
+                          ("navigation", "toc"), head_meta=meta, jsonld=jsonld)
     companions = tuple(Page(urls.note_page(note.id) + name, download.text)
                        for name, download in (cited.downloads().items() if cited is not None else ()))
     return Page(urls.note_page_source(note.id), front + RAW_HTML_MARKER + "\n" + content + "\n", companions)

@@ -253,7 +253,7 @@ def cite_block(cited: NoteCitation | None, page_url: str, note_id: str, *, expan
                            for (name, d), label in zip(cited.downloads().items(), ("BibTeX", "RIS", "CSL-JSON")))
         inner = f'<dl class="mg-cite__styles">{styles}</dl><p class="mg-cite__files">Download: {files}</p>'
     if expanded:
-        return f'<section class="mg-cite" aria-labelledby="cite"><h2 id="cite">Cite this note</h2>{inner}</section>'
+        return f'<section class="mg-cite" aria-labelledby="cite"><h2 id="cite" data-search-exclude>Cite this note</h2>{inner}</section>'
     return f'<details class="mg-cite"><summary>Cite this note</summary>{inner}</details>'
 
 
@@ -280,8 +280,6 @@ def _render_note(note: Note, ctx: PageContext, page_url: str, problems: list[Pro
     parts = [
         f'<article class="mg-note mg-note--{note.code_class.value}" id="{anchor}" '
         f'data-start="{note.start}" data-end="{note.end}" aria-labelledby="{anchor}-t">',
-        # The title is a direct child of the article, so that Material's search makes each
-        # note a section of its own, title and body together (#note-<id>-t).
         f'<h2 class="mg-note__title" id="{anchor}-t"><button type="button" class="mg-note__toggle" '
         f'aria-expanded="true" aria-controls="{anchor}-b">{_e(note.title)}</button></h2>',
         f'<p class="mg-note__head">{class_badge(note.code_class)} {lines_link}</p>',
@@ -349,8 +347,8 @@ def _marks(notes: list[Note], lines: int) -> list[str]:
 
 def _code_block(lines: list[str], marks: list[str], start: int, end: int, part: str) -> str:
     body = "".join(_line_html(n, lines[n - 1], marks[n]) for n in range(start, end + 1))
-    # Code is kept out of the search index: a search finds the notes (each a section of its
-    # own, by its heading) and the page, not arbitrary lines glued to the nearest note. No
+    # Code is kept out of the search index (code pages are, whole; this marks the code where
+    # it is shown elsewhere, as in a note page's excerpt). No
     # <code> inside the <pre>: the theme's script mounts a code-block component (observers,
     # copy button) on every `pre > code`, and a page has one block per segment; on the
     # largest page that was most of a 300 ms task on a phone.
@@ -511,7 +509,9 @@ def code_page(codebase_id: str, file: SourceFile, ctx: PageContext) -> Page:
     content = RAW_HTML_MARKER + "\n" + "\n".join(head) + "\n" + main + "\n</div>\n"
     title = f"{file.path} · {codebase.title}"
     description = f"{codebase.title}: {file.path}, pinned at {ctx.manifest.pin_of(codebase_id, file).label}, with {len(notes)} margin notes."
-    return Page(page_source, _front_matter(title, description, ("navigation", "toc"), wide=True) + content,
+    # Out of search: its code is never indexed, and its notes are found on their own pages
+    # (notes/<id>/). Parsing a code page cost the search plugin as much as the rest of the build.
+    return Page(page_source, _front_matter(title, description, ("navigation", "toc"), wide=True, searched=False) + content,
                 tuple(companions))
 
 

@@ -278,7 +278,7 @@ def relation_layers(project: Project, inputs: Inputs, options: Options, highligh
     if options.cross_references:
         layers.append(XrefLayer(cross_references(project, inputs), inputs.library_docs, inputs.manifest,
                                 _notes_by_file(inputs)))
-    layers.append(TraceLayer(measured_runs(project, inputs)))
+    layers.append(TraceLayer(measured_runs(project, inputs), inputs.symbols))
     layers.append(LineageLayer(inputs.lineage, lambda side: _highlighted(inputs, highlight, side)))
     layers.append(NotePagesLayer(note_citations(project, inputs), citation_site_url(project.root)))
     layers.append(SuggestLayer(repository(project), _notes_by_file(inputs), inputs.symbols))

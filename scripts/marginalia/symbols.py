@@ -14,9 +14,11 @@ import json
 import logging
 import sys
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import griffe
 
@@ -151,7 +153,7 @@ def definitions(path: str, text: str) -> list[list]:
 
 
 class SymbolCache:
-    """:func:`resolve` and :func:`definitions`, remembered on disk by file content
+    """:func:`resolve`, :func:`definitions` and other facts of a file's syntax, remembered on disk by file content
     (``<cache>/symbols/<sha256>.json``), so that a build whose files have not changed parses
     none of them for the checker or the "Suggest a note" data (parsing them with ast and
     griffe was most of the checker's time). The key holds this module's own text, griffe's
@@ -177,6 +179,16 @@ class SymbolCache:
             entry["definitions"] = definitions(path, text)
             self._save(target, entry)
         return entry["definitions"]
+
+    def remember(self, path: str, text: str, name: str, compute: Callable[[], Any]) -> Any:
+        """Another fact of the file's syntax (JSON data), computed once per content; the
+        caller's code is not in the key, so ``name`` must change when ``compute`` does."""
+        target, entry = self._entry(path, text)
+        facts = entry.setdefault("facts", {})
+        if name not in facts:
+            facts[name] = compute()
+            self._save(target, entry)
+        return facts[name]
 
     def _entry(self, path: str, text: str) -> tuple[Path | None, dict]:
         found = self._entries.get((path, text))

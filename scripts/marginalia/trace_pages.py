@@ -17,17 +17,20 @@ from collections.abc import Mapping
 
 from .layers import CodeView, Layer, PageAdditions
 from .pages import Page
+from .symbols import SymbolCache
 from .traces import Run, runs_of_file, statement_lines
 
 TRACE_FILE = "trace.json"
 
 
-def trace_table(runs: Mapping[str, Run], codebase: str, path: str, source: str) -> dict | None:
+def trace_table(runs: Mapping[str, Run], codebase: str, path: str, source: str,
+                symbol_cache: SymbolCache | None = None) -> dict | None:
     """The per-line counts of every run that touched this file, or None if none did."""
     touched = runs_of_file(runs, codebase, path)
     if not touched:
         return None
-    owners = statement_lines(source)
+    owners = {line: first for line, first in (symbol_cache or SymbolCache()).remember(
+        path, source, "statement_lines/1", lambda: sorted(statement_lines(source).items()))}
     table = {"runs": [], "lines": {}}
     for run, counts in touched:
         lines = {}
@@ -64,11 +67,13 @@ def switch_html(table: dict | None) -> str:
 class TraceLayer(Layer):
     """What ran as a relation layer: the switch beside the chips, the counts beside the page."""
 
-    def __init__(self, runs: Mapping[str, Run]):
+    def __init__(self, runs: Mapping[str, Run], symbol_cache: SymbolCache | None = None):
         self.runs = runs
+        self.symbol_cache = symbol_cache or SymbolCache()
 
     def code_page(self, view: CodeView) -> PageAdditions | None:
-        table = trace_table(self.runs, view.codebase, view.path, view.text) if view.text is not None else None
+        table = (trace_table(self.runs, view.codebase, view.path, view.text, self.symbol_cache)
+                 if view.text is not None else None)
         if table is None:
             return None
         return PageAdditions(controls=switch_html(table),

@@ -56,6 +56,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -160,12 +161,13 @@ class Span:
     """Code points, 0-based, end exclusive."""
 
 
-def line_offsets(text: str) -> list[int]:
+@lru_cache(maxsize=64)  # every note of a file asks for the same file's offsets
+def line_offsets(text: str) -> tuple[int, ...]:
     """The code-point offset where each line starts (lines split at ``\\n``, as the site does)."""
     offsets = [0]
     for match in re.finditer("\n", text):
         offsets.append(match.end())
-    return offsets
+    return tuple(offsets)
 
 
 def note_span(text: str, start: int, end: int) -> Span:
