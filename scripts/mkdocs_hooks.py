@@ -41,6 +41,7 @@ def on_pre_build(config) -> None:
         preview=_serving or os.environ.get("MARGINALIA_PREVIEW", "").lower() in truthy,
         allow_missing=os.environ.get("MARGINALIA_ALLOW_MISSING", "").lower() in truthy,
         cross_references=os.environ.get("MARGINALIA_XREF", "1").lower() in truthy,  # 0: the benchmark's "before"
+        processes=1 if _serving else 2,
     )
     try:
         result = generate(project, options, _session)

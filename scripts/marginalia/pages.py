@@ -33,6 +33,7 @@ from .notes import BrokenNote, Note, NoteSet
 from .problems import Problem
 from .sources import SourceText, write_atomically
 from .citation import NoteCitation
+from .forked import run_jobs
 from .layers import CodeView, Layer
 
 # The Markdown extension (mdext) passes what follows this line through as final HTML.
@@ -576,14 +577,21 @@ def problems_page(notes: NoteSet) -> Page:
     return Page("code/problems.md", _front_matter("Note problems", "Problems found in note files.") + "\n".join(lines) + "\n")
 
 
-def all_pages(ctx: PageContext) -> list[Page]:
-    pages = [sources_index(ctx)]
+def all_pages(ctx: PageContext, processes: int = 1) -> list[Page]:
+    """The code pages and their indexes; with ``processes=2``, about half of the code pages
+    are rendered in a forked process (see :mod:`.forked`), weighed by their file's size."""
+    jobs: list[Callable[[], Page]] = [lambda: sources_index(ctx)]
+    weights = [1]
     for codebase_id, codebase in ctx.manifest.codebases.items():
-        pages.append(codebase_index(codebase_id, ctx))
-        pages.extend(code_page(codebase_id, file, ctx) for file in codebase.files)
+        jobs.append(lambda codebase_id=codebase_id: codebase_index(codebase_id, ctx))
+        weights.append(1)
+        for file in codebase.files:
+            jobs.append(lambda codebase_id=codebase_id, file=file: code_page(codebase_id, file, ctx))
+            weights.append(len(ctx.sources[(codebase_id, file.path)].text or "") + 1)
     if ctx.preview:
-        pages.append(problems_page(ctx.notes))
-    return pages
+        jobs.append(lambda: problems_page(ctx.notes))
+        weights.append(1)
+    return run_jobs(jobs, weights, processes=processes)
 
 
 __all__ = ["Page", "PageContext", "all_pages", "code_page", "render_note", "BrokenNote"]

@@ -113,6 +113,9 @@ class Options:
     """Build even when some files are not extracted; their pages say so."""
     cross_references: bool = True
     """Link names to their definitions and libraries (off only to measure what it costs)."""
+    processes: int = 2
+    """Processes for the code pages: 2 forks one (a build), 1 keeps to this one (a preview
+    server, whose other threads make forking unsafe)."""
 
 
 @dataclass
@@ -326,7 +329,7 @@ def generate(project: Project, options: Options, session: Session | None = None)
                       session.renderer, preview=options.preview, note_html=session.note_html,
                       highlight=highlight, layers=layers, repository=repository(project),
                       citations=note_citations(project, inputs), body_cache=project.cache.root / "note-html")
-    pages = all_pages(ctx)
+    pages = all_pages(ctx, options.processes)
     written, removed = write_pages(project.generated, pages)
     count = len(pages)
     for layer in layers:
