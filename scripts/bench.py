@@ -578,6 +578,33 @@ What profiling found (and what was fixed) on the way to these numbers:
 - A saved note first took 21 s to appear under `mkdocs serve` (a full rebuild). `serve --dirty`,
   a per-session cache of parsed notes and rendered notes, and rewriting only changed pages bring
   it to about 1.2–1.4 s.
+- The relation layers, the note pages and their citations (issues 9–12) brought the full
+  build to 1.97× the plain one. Profiling found five causes. Each note's body went through
+  Python-Markdown two or three times (code page, note page, compare page): it is now
+  rendered once with links rooted at the site, rebased for each page, and kept on disk by
+  content. The checker parsed every file with ast and griffe on every build: symbol spans,
+  definition lists and statement ownership are now kept on disk by file content.
+  `posixpath.relpath` looked up the working directory ten thousand times, and Pygments
+  searched its lexers for every file. Material's search plugin parsed every code page in
+  full although their code was never indexed, which cost as much as the rest of our build:
+  a search now finds each note on its own page (`notes/<id>/`), and code pages and compare
+  pages leave the index. Last, Python's collector walked the objects the page stage keeps
+  (0.5 s of full collections a build): the MkDocs hook raises its threshold and freezes
+  them. The page stage also renders the code pages in two processes (a fork; a preview
+  server keeps to one).
+- The two processes saved more than the page stage's own time: the child makes and frees
+  the garbage of half the code pages, so the MkDocs process ends with fewer objects to walk
+  and free (its exit took 0.7 s before, 0.3 s after). 7.0–8.1 s became 5.5–5.7 s
+  (1.59× → 1.32×).
+- The gzipped weight of the largest page is over its first-stage target (1.34× against
+  1.3×): the cross-reference links add 10 KiB (their `href` and preview id on 2,085 names,
+  a third of them library links with absolute URLs); without them the page is 1.25×. Links
+  must work without script, so their targets stay in the page; the preview ids (3.5 KiB
+  gzipped) could be derived from the targets instead, which would still leave 1.31×.
+- Zensical is slower here than MkDocs (12.7 s with our page stage): it renders the 200
+  note pages and copies their 600 citation files through its own pipeline; the scale ×100
+  row includes resolving the cross-references of 100 distinct copies cold (jedi, about 17 s
+  of CPU per copy, two processes).
 - Layout shift was 0 here but 0.144 on a slower CI machine: Chromium painted the code page
   while still parsing it, before the full-width rule (`:has(.mg-file)`) could match. The page
   is now marked wide in `<head>`, and the layout-shift test also runs at 8× CPU slowdown.
