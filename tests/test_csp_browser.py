@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from browser import CHROMIUM, CHROMIUM_ARGS, serve
+from helpers import skip_unless_extracted
 from marginalia import csp
 
 pytestmark = pytest.mark.browser
@@ -270,6 +271,7 @@ def _instant_navigation(w: Watched, paths: list[str]) -> None:
 # ------------------------------------------------------------------------ the real site --
 
 def test_no_violation_on_every_page_type_of_the_real_site(watched, real_site):
+    skip_unless_extracted(real_site.parent, "gpt-2")  # it opens previews and the What-ran data of model.py
     lineage = sorted(p.parent.name for p in (real_site / "lineage").glob("*/index.html"))
     notes = sorted(p.parent.name for p in (real_site / "notes").glob("*/index.html"))
     pages = ["", "code/gpt-2/src/model.py/", "map/", "reading-two-scripts/", "what-runs/", "glossary/",

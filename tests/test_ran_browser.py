@@ -8,6 +8,7 @@ import re
 import pytest
 
 from browser import CHROMIUM, CHROMIUM_ARGS, LAYOUT_SHIFT_OBSERVER, run_axe, serve
+from helpers import skip_unless_extracted
 
 pytestmark = [pytest.mark.browser, pytest.mark.network]
 
@@ -18,6 +19,8 @@ ENCODER = "code/gpt-2/src/encoder.py/"  # some of its statements never run (the 
 @pytest.fixture(scope="module")
 def ran_page(real_site):
     from playwright.sync_api import sync_playwright
+
+    skip_unless_extracted(real_site.parent, "gpt-2")  # the pages below, their traces and cross-references
 
     with serve(real_site) as base, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import copy_real_project
-from helpers import ROOT, SAMPLE_PY, make_project, note_text, run_marginalia
+from helpers import ROOT, SAMPLE_PY, make_project, note_text, run_marginalia, skip_unless_extracted
 from marginalia import webanno
 from marginalia.citation import NoteHistory, site_url
 from marginalia.manifest import load_manifest
@@ -128,6 +128,7 @@ def empty_copy(tmp_path_factory):
 
 
 def test_export_then_import_reproduces_every_note(real, exported, empty_copy, tmp_path):
+    skip_unless_extracted(ROOT)  # notes link to each other: a partial set does not check
     inputs, extracted = real
     export_file = tmp_path / "annotations.jsonld"
     export_file.write_text(webanno.dumps(exported))
