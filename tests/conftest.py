@@ -119,3 +119,17 @@ def real_site(real_project):
 def real_site_zensical(real_project, real_site):
     """The same project built by Zensical (after the MkDocs build: they share docs/code/)."""
     return _build_real(real_project, "zensical")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium driven by Playwright, one per test module (the browser tests share it)."""
+    from playwright.sync_api import sync_playwright
+
+    from browser import CHROMIUM, CHROMIUM_ARGS
+
+    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: run `make test`, which installs it"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

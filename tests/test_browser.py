@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from browser import CHROMIUM, CHROMIUM_ARGS, LAYOUT_SHIFT_OBSERVER, run_axe, serve
+from browser import LAYOUT_SHIFT_OBSERVER, run_axe, serve
 from helpers import long_module, make_project, note_text
 
 pytestmark = pytest.mark.browser
@@ -38,17 +37,6 @@ NOTE_SPECS = [
 def site(browser_site):
     with serve(browser_site) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: run `make test`, which installs it"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

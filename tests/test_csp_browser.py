@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
-from browser import CHROMIUM, CHROMIUM_ARGS, serve
+from browser import serve
 from helpers import skip_unless_extracted
 from marginalia import csp
 
@@ -30,17 +29,6 @@ document.addEventListener('securitypolicyviolation', e => window.__csp.push({
   directive: e.violatedDirective, blocked: e.blockedURI, sample: e.sample, source: e.sourceFile, line: e.lineNumber}));
 """
 CSP_CONSOLE = re.compile(r"Content[- ]Security[- ]Policy", re.I)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: run `make test`, which installs it"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def _sitemap_here(route) -> None:

@@ -5,11 +5,10 @@ browser_site, built by MkDocs and by Zensical) holds one copy relation."""
 from __future__ import annotations
 
 import textwrap
-from pathlib import Path
 
 import pytest
 
-from browser import CHROMIUM, CHROMIUM_ARGS, run_axe, serve
+from browser import run_axe, serve
 from helpers import note_text
 
 pytestmark = pytest.mark.browser
@@ -77,17 +76,6 @@ LINEAGE_NOTES = {
 def site(browser_site):
     with serve(browser_site) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: run `make test`, which installs it"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def page_at(browser, width: int, height: int = 900, **options):
