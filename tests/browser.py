@@ -57,6 +57,33 @@ def serve(directory: Path, compress: bool = False):
         server.server_close()
 
 
+def watch_for_errors(page, *allowed: str) -> list[str]:
+    """Collects, while the page lives, script errors, any request to an address that starts with
+    none of ``allowed`` (the test server: the site must work offline), and local requests that failed or were answered
+    with an error status. A request cut short by the next navigation or by closing the page
+    (``net::ERR_ABORTED``) is not an error: a CI run saw the search worker and favicon aborted
+    when a test ended while they were still loading."""
+    errors: list[str] = []
+
+    def failed(request) -> None:
+        if request.failure != "net::ERR_ABORTED":
+            errors.append(f"request failed: {request.url} ({request.failure})")
+
+    def requested(request) -> None:
+        if not request.url.startswith((*allowed, "data:", "blob:")):
+            errors.append(f"request outside the site: {request.url}")
+
+    def answered(response) -> None:
+        if response.status >= 400:
+            errors.append(f"HTTP {response.status}: {response.url}")
+
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("request", requested)
+    page.on("requestfailed", failed)
+    page.on("response", answered)
+    return errors
+
+
 def run_axe(page) -> list[dict]:
     """axe-core's serious and critical violations on the current page. axe is evaluated through
     the DevTools protocol: an added inline ``<script>`` would be refused by the pages'

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from browser import LAYOUT_SHIFT_OBSERVER, run_axe, serve
+from browser import LAYOUT_SHIFT_OBSERVER, run_axe, serve, watch_for_errors
 from helpers import long_module, make_project, note_text
 
 pytestmark = pytest.mark.browser
@@ -40,15 +40,14 @@ def site(browser_site):
 
 
 @pytest.fixture
-def page(browser):
+def page(browser, site):
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("requestfailed", lambda request: errors.append(f"request failed: {request.url}"))
+    errors = watch_for_errors(page, site)
     yield page
+    found = list(errors)  # before closing: closing aborts what is still loading
     context.close()
-    assert errors == [], errors  # no script errors, and nothing fetched from outside (offline site)
+    assert found == [], found  # no script errors, and nothing fetched from outside (offline site)
 
 
 def code_url(site: str, query: str = "", fragment: str = "") -> str:

@@ -17,7 +17,7 @@ import re
 
 import pytest
 
-from browser import serve
+from browser import serve, watch_for_errors
 from helpers import skip_unless_extracted
 from marginalia import csp
 
@@ -43,20 +43,15 @@ def _sitemap_here(route) -> None:
 class Watched:
     """A page whose CSP violations, CSP console messages and script errors are collected."""
 
-    def __init__(self, browser, **options):
+    def __init__(self, browser, also_allowed: tuple[str, ...] = (), **options):
         self.context = browser.new_context(viewport={"width": 1440, "height": 900}, **options)
         self.context.add_init_script(LISTEN)
         self.page = self.context.new_page()
         self.console: list[str] = []
-        self.errors: list[str] = []
         self.page.on("console", lambda m: self.console.append(f"{m.type}: {m.text}") if CSP_CONSOLE.search(m.text) else None)
-        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        self.page.on("requestfailed", self._failed)
+        # any port of the test server (tests serve several sites), and what a test allows besides
+        self.errors = watch_for_errors(self.page, "http://127.0.0.1:", *also_allowed)
         self.page.route("**/sitemap.xml", _sitemap_here)
-
-    def _failed(self, request) -> None:
-        if request.failure != "net::ERR_ABORTED":  # not a request cut short by the next page load
-            self.errors.append(f"request failed: {request.url} ({request.failure})")
 
     def violations(self) -> list:
         return self.page.evaluate("window.__csp || []")
@@ -70,8 +65,8 @@ class Watched:
 def watched(browser):
     made: list[Watched] = []
 
-    def make(**options) -> Watched:
-        made.append(Watched(browser, **options))
+    def make(also_allowed: tuple[str, ...] = (), **options) -> Watched:
+        made.append(Watched(browser, also_allowed, **options))
         return made[-1]
 
     yield make
@@ -316,7 +311,7 @@ def test_a_repository_link_in_the_header_may_fetch_its_facts(watched, browser_si
     csp.apply(site_dir)
     assert "connect-src 'self' https://api.github.com;" in index.read_text(encoding="utf-8")
     with serve(site_dir) as site:
-        w = watched()
+        w = watched(also_allowed=("https://api.github.com/",))  # answered by the route below, offline
         w.page.route("https://api.github.com/**", lambda route: route.fulfill(
             json={"tag_name": "v1.0", "stargazers_count": 42, "forks_count": 7}))
         w.page.goto(site)
