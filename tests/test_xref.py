@@ -164,6 +164,40 @@ def test_the_second_build_reads_the_cache(tmp_path):
     assert first.files == second.files and first.definitions == second.definitions
 
 
+def test_a_resolver_crash_is_reported_and_not_kept_in_the_cache(tmp_path, monkeypatch):
+    # what a fresh CI machine saw: jedi raised EOFError on one file (a half-written parser cache)
+    from marginalia import xref
+
+    files = {"gpt-2": {"src/model.py": MODEL, "src/script.py": SCRIPT}}
+    real = xref._Resolver.resolve_file
+
+    def crash_on_script(self, member):
+        if member.path == "src/script.py":
+            raise EOFError("Ran out of input")
+        return real(self, member)
+
+    monkeypatch.setattr(xref._Resolver, "resolve_file", crash_on_script)
+    crashed = _index(tmp_path, files)
+    assert crashed.errors() == ["gpt-2/src/script.py: no cross-references (EOFError: Ran out of input)"]
+    assert crashed.files[("gpt-2", "src/model.py")].uses  # the other file keeps its links
+    monkeypatch.setattr(xref._Resolver, "resolve_file", real)
+    again = _index(tmp_path, files)
+    assert again.seconds > 0 and again.errors() == []  # resolved anew, not read from the cache
+    assert again.files[("gpt-2", "src/script.py")].uses
+
+
+def test_resolving_leaves_the_shared_parser_cache_alone(tmp_path, monkeypatch):
+    # concurrent resolver processes must not share parso's cache (it is written in place)
+    import jedi
+
+    shared = tmp_path / "shared-jedi-cache"
+    monkeypatch.setattr(jedi.settings, "cache_directory", str(shared))
+    index = _index(tmp_path, {"gpt-2": {"src/model.py": MODEL, "src/encoder.py": ENCODER, "src/script.py": SCRIPT}})
+    assert index.files[("gpt-2", "src/script.py")].uses
+    assert not shared.exists()
+    assert jedi.settings.cache_directory == str(shared)  # and the setting is given back
+
+
 def test_the_fast_position_lookup_agrees_with_parso():
     text = SCRIPT + ENCODER + "x = f(a)(b)[c].d\nprint(  y  ,z)\n"
     plain, indexed = parso.parse(text), parso.parse(text)

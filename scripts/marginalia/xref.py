@@ -191,7 +191,7 @@ def build_index(manifest: Manifest, sources: Mapping[tuple[str, str], SourceText
         index.seconds = time.perf_counter() - started
         for (key, _, target), data in zip(todo, computed):
             results[key] = data
-            if target is not None:
+            if target is not None and not _transient_errors(data):
                 try:
                     write_atomically(target, json.dumps(data, sort_keys=True).encode())
                 except OSError:
@@ -199,6 +199,12 @@ def build_index(manifest: Manifest, sources: Mapping[tuple[str, str], SourceText
     for key in sorted(results):
         _load(index, results[key])
     return index
+
+
+def _transient_errors(data: dict) -> bool:
+    """A resolver crash other than the file's own syntax error is not kept: the next build
+    tries again rather than serving a page without links from the cache."""
+    return any(f["error"] and not f["error"].startswith("SyntaxError") for f in data["files"])
 
 
 def _load(index: XrefIndex, data: dict) -> None:
@@ -221,38 +227,52 @@ def _resolve_project(codebase: str, pin: str, members: list[_Member]) -> dict:
     import jedi
 
     with tempfile.TemporaryDirectory(prefix="marginalia-xref-") as tmp:
-        root = Path(tmp).resolve()
-        for member in members:
-            target = root / member.member
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(member.text, encoding="utf-8")
-        # Scripts import their siblings by bare name (`import model` in src/): every folder
-        # that holds a presented file is on the project's path, and nothing outside it.
-        folders = sorted({str((root / m.member).parent) for m in members} | {str(root)})
-        project = jedi.Project(path=str(root), added_sys_path=folders, smart_sys_path=False,
-                               load_unsafe_extensions=False)
-        by_member = {m.member: m for m in members}
-        resolver = _Resolver(codebase, root, by_member, project)
-        files = []
-        for member in sorted(members, key=lambda m: m.path):
-            try:
-                uses = resolver.resolve_file(member)
-                error = None
-            except Exception as exc:  # a resolver crash leaves that page without links, never fails the build
-                uses, error = [], f"{type(exc).__name__}: {exc}"
-            try:
-                library = _library_uses(member.text, set(by_member))
-            except SyntaxError as exc:
-                library, error = [], error or f"SyntaxError: {exc.msg} (line {exc.lineno})"
-            linked = {(u.line, u.column) for u in uses}
-            library = [u for u in library if (u.line, u.column) not in linked]
-            files.append({"codebase": codebase, "path": member.path, "error": error,
-                          "uses": [asdict(u) for u in uses], "library": [asdict(u) for u in library]})
-        hparams = _hyperparameter_rule(codebase, members, files)
-        exports = _exports(codebase, members)
-        definitions = {**{d.key: d for d in exports.values()}, **resolver.definitions, **hparams}
-        return {"codebase": codebase, "pin": pin, "definitions": [asdict(d) for _, d in sorted(definitions.items())],
-                "files": files, "exports": {name: d.key for name, d in sorted(exports.items())}}
+        root = Path(tmp).resolve() / "tree"
+        # A private parser cache: parso writes its pickles in place, so two resolver processes
+        # sharing ~/.cache/jedi can read each other's half-written file (EOFError: a fresh CI
+        # machine lost every link of one page that way). Kept outside the tree, deleted with it.
+        shared_cache, jedi.settings.cache_directory = jedi.settings.cache_directory, str(Path(tmp).resolve() / "parso")
+        try:
+            return _resolve_tree(codebase, pin, members, root)
+        finally:
+            jedi.settings.cache_directory = shared_cache
+
+
+def _resolve_tree(codebase: str, pin: str, members: list[_Member], root: Path) -> dict:
+    """Write the files under ``root`` and resolve them as one jedi project."""
+    import jedi
+
+    for member in members:
+        target = root / member.member
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(member.text, encoding="utf-8")
+    # Scripts import their siblings by bare name (`import model` in src/): every folder
+    # that holds a presented file is on the project's path, and nothing outside it.
+    folders = sorted({str((root / m.member).parent) for m in members} | {str(root)})
+    project = jedi.Project(path=str(root), added_sys_path=folders, smart_sys_path=False,
+                           load_unsafe_extensions=False)
+    by_member = {m.member: m for m in members}
+    resolver = _Resolver(codebase, root, by_member, project)
+    files = []
+    for member in sorted(members, key=lambda m: m.path):
+        try:
+            uses = resolver.resolve_file(member)
+            error = None
+        except Exception as exc:  # a resolver crash leaves that page without links, never fails the build
+            uses, error = [], f"{type(exc).__name__}: {exc}"
+        try:
+            library = _library_uses(member.text, set(by_member))
+        except SyntaxError as exc:
+            library, error = [], error or f"SyntaxError: {exc.msg} (line {exc.lineno})"
+        linked = {(u.line, u.column) for u in uses}
+        library = [u for u in library if (u.line, u.column) not in linked]
+        files.append({"codebase": codebase, "path": member.path, "error": error,
+                      "uses": [asdict(u) for u in uses], "library": [asdict(u) for u in library]})
+    hparams = _hyperparameter_rule(codebase, members, files)
+    exports = _exports(codebase, members)
+    definitions = {**{d.key: d for d in exports.values()}, **resolver.definitions, **hparams}
+    return {"codebase": codebase, "pin": pin, "definitions": [asdict(d) for _, d in sorted(definitions.items())],
+            "files": files, "exports": {name: d.key for name, d in sorted(exports.items())}}
 
 
 def _exports(codebase: str, members: list[_Member]) -> dict[str, Definition]:
