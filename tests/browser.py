@@ -9,6 +9,7 @@ import io
 import os
 import http.server
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -46,7 +47,12 @@ class _GzipHandler(_QuietHandler):
 
 @contextmanager
 def serve(directory: Path, compress: bool = False):
-    handler = functools.partial(_GzipHandler if compress else _QuietHandler, directory=str(directory))
+    with _serve_with(functools.partial(_GzipHandler if compress else _QuietHandler, directory=str(directory))) as url:
+        yield url
+
+
+@contextmanager
+def _serve_with(handler):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -55,6 +61,37 @@ def serve(directory: Path, compress: bool = False):
     finally:
         server.shutdown()
         server.server_close()
+
+
+class _TwoPartHandler(_QuietHandler):
+    """Sends one page in two parts, ``pause`` seconds apart, as a slow network would: the
+    browser paints the first part while it waits for the second."""
+
+    page: str = ""
+    cut: int = 0
+    pause: float = 0.4
+
+    def do_GET(self):
+        if self.path.split("?")[0] != self.page:
+            return super().do_GET()
+        data = (Path(self.directory) / self.page.strip("/") / "index.html").read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data[:self.cut])
+        self.wfile.flush()
+        time.sleep(self.pause)
+        self.wfile.write(data[self.cut:])
+
+
+@contextmanager
+def serve_in_two_parts(directory: Path, page: str):
+    """Serve ``directory``; the page at ``page`` (``/code/…/``) arrives cut where the returned
+    ``cut_at(byte_offset)`` last said."""
+    handler_class = type("Handler", (_TwoPartHandler,), {"page": page})
+    with _serve_with(functools.partial(handler_class, directory=str(directory))) as url:
+        yield url, lambda offset: setattr(handler_class, "cut", offset)
 
 
 def watch_for_errors(page, *allowed: str) -> list[str]:
