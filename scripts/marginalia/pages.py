@@ -283,7 +283,9 @@ def _render_note(note: Note, ctx: PageContext, page_url: str, problems: list[Pro
         f'data-start="{note.start}" data-end="{note.end}" aria-labelledby="{anchor}-t">',
         f'<h2 class="mg-note__title" id="{anchor}-t"><button type="button" class="mg-note__toggle" '
         f'aria-expanded="true" aria-controls="{anchor}-b">{_e(note.title)}</button></h2>',
-        f'<p class="mg-note__head">{class_badge(note.code_class)} {lines_link}</p>',
+        # &nbsp; rather than a space between two elements here and below: Chromium paints a lone
+        # space 2–3 px high when the page arrives cut just after it (a layout shift; see _facts)
+        f'<p class="mg-note__head">{class_badge(note.code_class)}&nbsp;{lines_link}</p>',
         f'<div class="mg-note__body" id="{anchor}-b">',
     ]
     if problems:
@@ -304,7 +306,7 @@ def _render_note(note: Note, ctx: PageContext, page_url: str, problems: list[Pro
             else:
                 label = _e(key)
             cites.append(label + (f", {_e(', '.join(places))}" if places else ""))
-        parts.append(f'<p class="mg-note__cites"><span class="mg-label">Cites</span> {"; ".join(cites)}</p>')
+        parts.append(f'<p class="mg-note__cites"><span class="mg-label">Cites</span>&nbsp;{"; ".join(cites)}</p>')
     if note.see_also:
         links = []
         notes_by_id = ctx.notes_by_id
@@ -315,12 +317,12 @@ def _render_note(note: Note, ctx: PageContext, page_url: str, problems: list[Pro
                 continue
             href = urls.relative(page_url, urls.code_page(other.codebase, other.path) + "#" + urls.note_anchor(other_id))
             links.append(f'<a href="{_e(href)}">{_e(other.title)}</a>')
-        parts.append(f'<p class="mg-note__see"><span class="mg-label">See also</span> {" · ".join(links)}</p>')
+        parts.append(f'<p class="mg-note__see"><span class="mg-label">See also</span>&nbsp;{" · ".join(links)}</p>')
     permalink = urls.relative(page_url, urls.code_page(note.codebase, note.path)) + "#" + anchor
     meta = [f'By {_e(", ".join(note.authors))}']
     if note.tags:
         meta.append(" ".join(f'<span class="mg-tag">{_e(t)}</span>' for t in note.tags))
-    links = [f'<a class="mg-note__permalink" href="{_e(permalink)}">Permalink</a> '
+    links = [f'<a class="mg-note__permalink" href="{_e(permalink)}">Permalink</a>&nbsp;'
              f'<button type="button" class="mg-note__copy" data-anchor="{anchor}">Copy link</button>',
              f'<a href="{_e(urls.relative(page_url, urls.note_page(note.id)))}">Note page</a>']
     if ctx.repository is not None:
