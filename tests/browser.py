@@ -95,11 +95,11 @@ def serve_in_two_parts(directory: Path, page: str):
 
 
 def watch_for_errors(page, *allowed: str) -> list[str]:
-    """Collects, while the page lives, script errors, any request to an address that starts with
-    none of ``allowed`` (the test server: the site must work offline), and local requests that failed or were answered
-    with an error status. A request cut short by the next navigation or by closing the page
-    (``net::ERR_ABORTED``) is not an error: a CI run saw the search worker and favicon aborted
-    when a test ended while they were still loading."""
+    """Collects, while the page lives, script errors, any request to an address that starts
+    with none of ``allowed`` (the test server: the site must work offline), and requests that
+    failed or were answered with an error status. A request cut short by the next navigation
+    or by closing the page (``net::ERR_ABORTED``) is not an error: a CI run saw the search
+    worker and favicon aborted when a test ended while they were still loading."""
     errors: list[str] = []
 
     def failed(request) -> None:
